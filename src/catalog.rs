@@ -1,0 +1,98 @@
+//! [`Catalog`]: the valid personas of a directory, by id, and the problems of the rest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::diagnostic::Diagnostic;
+use crate::error::Error;
+use crate::load::discover;
+use crate::persona::Persona;
+use crate::validate::{CheckedFile, check_file, cross_file_diagnostics};
+
+/// One loaded persona: its id, its file and its content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The id (the file stem).
+    pub id: String,
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    /// The persona.
+    pub persona: Arc<Persona>,
+}
+
+/// Every valid persona under a directory, by id, plus the diagnostics of the invalid files.
+///
+/// When two files define the same id, the first in path order is kept and the other is
+/// reported (`id.duplicate`).
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Valid personas by id.
+    pub entries: BTreeMap<String, Entry>,
+    /// Problems in the files that were left out (and warnings in the others).
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many persona files were read.
+    pub files: usize,
+}
+
+impl Catalog {
+    /// Loads every persona file under `dir`, on all cores.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when `dir` does not exist, [`Error::Io`] when it cannot be listed.
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        let files = discover(dir)?;
+        let checked: Vec<CheckedFile> = files.par_iter().map(|p| check_file(p)).collect();
+        Ok(Self::from_checked(checked))
+    }
+
+    /// Builds a catalog from files already checked (in path order).
+    #[must_use]
+    pub fn from_checked(checked: Vec<CheckedFile>) -> Self {
+        let mut diagnostics = cross_file_diagnostics(&checked);
+        let mut entries = BTreeMap::new();
+        let files = checked.len();
+        for mut c in checked {
+            let valid = c.is_valid();
+            diagnostics.append(&mut c.diagnostics);
+            if let (true, Some(id), Some(persona)) = (valid, c.id, c.persona) {
+                entries.entry(id.clone()).or_insert(Entry {
+                    id,
+                    path: c.path,
+                    persona: Arc::new(persona),
+                });
+            }
+        }
+        diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        Catalog {
+            entries,
+            diagnostics,
+            files,
+        }
+    }
+
+    /// The persona with this id, or else the one that lists `id` among its `aliases`.
+    #[must_use]
+    pub fn find(&self, id: &str) -> Option<&Entry> {
+        self.entries.get(id).or_else(|| {
+            self.entries
+                .values()
+                .find(|e| e.persona.aliases.iter().any(|a| a == id))
+        })
+    }
+
+    /// The personas for a picker: listed ones only unless `all`, sorted by `order`, then id.
+    #[must_use]
+    pub fn listed(&self, all: bool) -> Vec<&Entry> {
+        let mut list: Vec<&Entry> = self
+            .entries
+            .values()
+            .filter(|e| all || e.persona.is_listed())
+            .collect();
+        list.sort_by_key(|e| (e.persona.order.unwrap_or(i32::MAX), e.id.clone()));
+        list
+    }
+}

@@ -1,0 +1,163 @@
+//! The command line: global options, one module per subcommand, exit codes.
+
+mod init;
+mod list;
+mod schema;
+mod show;
+mod validate;
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// AI chat personas as TOML files in git: validate, inspect and manage them.
+#[derive(Debug, Parser)]
+#[command(name = "personactl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The personas directory.
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONAS_DIR",
+        default_value = "personas",
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+
+    /// The id of the default persona (the fallback for sessions without a live persona).
+    #[arg(long, global = true, env = "PERSONAS_DEFAULT_PERSONA", default_value = personas::DEFAULT_PERSONA_ID, value_name = "ID")]
+    pub default_persona: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check persona files and folders; report every problem (exit 1 when any is found).
+    Validate(validate::Args),
+    /// Print, write or check the persona JSON Schema.
+    Schema(schema::Args),
+    /// Write the shipped default personas into a directory (never overwriting a file).
+    Init(init::Args),
+    /// List the personas.
+    List(list::Args),
+    /// Show one persona.
+    Show(show::Args),
+}
+
+/// How a command ended, short of an error: the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1: invalid input was found.
+    Invalid,
+}
+
+/// A command's failure: exit 2 (usage or I/O), with a message and maybe a hint.
+#[derive(Debug)]
+pub struct Failure {
+    message: String,
+    hint: Option<String>,
+    /// Exit code 1 instead of 2 (the input is wrong, not the invocation or the machine).
+    invalid: bool,
+}
+
+impl Failure {
+    /// An exit-2 failure.
+    pub fn new(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            hint: None,
+            invalid: false,
+        }
+    }
+
+    /// An exit-1 failure: the input named is invalid or does not exist.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            hint: None,
+            invalid: true,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl From<personas::Error> for Failure {
+    fn from(e: personas::Error) -> Self {
+        Failure::new(e.to_string())
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::new(e.to_string())
+    }
+}
+
+/// A result of a command.
+pub type CmdResult = Result<Outcome, Failure>;
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(&cli, args),
+        Command::Schema(args) => schema::run(&cli, args),
+        Command::Init(args) => init::run(&cli, args),
+        Command::List(args) => list::run(&cli, args),
+        Command::Show(args) => show::run(&cli, args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Invalid) => ExitCode::from(1),
+        Err(f) if f.message.contains("Broken pipe") => ExitCode::SUCCESS,
+        Err(f) => {
+            let mut err = io::stderr().lock();
+            let _ = writeln!(err, "error: {}", f.message);
+            if let Some(hint) = f.hint {
+                let _ = writeln!(err, "  hint: {hint}");
+            }
+            ExitCode::from(if f.invalid { 1 } else { 2 })
+        }
+    }
+}
+
+/// Buffered standard output; a closed pipe (`personactl list | head`) ends the command quietly.
+pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::new(io::stdout().lock())
+}
+
+/// Writes with `f` to standard output and flushes, mapping a broken pipe to success.
+pub fn print(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Failure> {
+    let mut out = stdout();
+    match f(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Failure::new("Broken pipe")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether standard output should get colours: a terminal, and `NO_COLOR` unset.
+pub fn color_stdout() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The failure for a personas directory that cannot be read.
+pub fn dir_failure(cli: &Cli, e: personas::Error) -> Failure {
+    match e {
+        personas::Error::NotFound { .. } => Failure::new(format!("personas directory `{}` does not exist", cli.dir.display()))
+            .hint("run `personactl init` to create it with the default personas, or point --dir (or PERSONAS_DIR) at it"),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,69 @@
+//! `personactl show`: one persona.
+
+use clap::ValueEnum;
+use personas::Catalog;
+
+use super::{Cli, CmdResult, Failure, Outcome, dir_failure, print};
+
+/// Arguments of `show`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The persona id (or one of its aliases).
+    id: String,
+
+    /// Output format: the file as written (toml), or the persona as JSON.
+    #[arg(long, value_enum, default_value_t = Format::Toml)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// The file, comments and all.
+    Toml,
+    /// The persona as a JSON object, with its `id`.
+    Json,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> CmdResult {
+    let catalog = Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?;
+    let Some(entry) = catalog.find(&args.id) else {
+        let broken: Vec<_> = catalog
+            .diagnostics
+            .iter()
+            .filter(|d| personas::stem_id(&d.path).as_deref() == Some(args.id.as_str()))
+            .collect();
+        if !broken.is_empty() {
+            let mut err = std::io::stderr().lock();
+            for d in broken {
+                let _ = personas::write_diagnostic(&mut err, d, false);
+            }
+            return Err(Failure::invalid(format!(
+                "persona `{}` is invalid",
+                args.id
+            )));
+        }
+        return Err(
+            Failure::invalid(format!("no persona `{}` in {}", args.id, cli.dir.display()))
+                .hint("`personactl list --all` shows every persona"),
+        );
+    };
+    match args.format {
+        Format::Toml => {
+            let text = std::fs::read_to_string(&entry.path)
+                .map_err(|e| Failure::new(format!("{}: {e}", entry.path.display())))?;
+            print(|out| out.write_all(text.as_bytes()))?;
+        }
+        Format::Json => {
+            let mut value =
+                serde_json::to_value(&*entry.persona).map_err(|e| Failure::new(e.to_string()))?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("id".into(), entry.id.clone().into());
+            }
+            print(|out| {
+                serde_json::to_writer_pretty(&mut *out, &value)?;
+                writeln!(out)
+            })?;
+        }
+    }
+    Ok(Outcome::Success)
+}

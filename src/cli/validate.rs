@@ -1,0 +1,76 @@
+//! `personactl validate`: the CI gate.
+
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use personas::{ValidateOptions, validate_paths};
+
+use super::{Cli, CmdResult, Failure, Outcome, color_stdout, print};
+
+/// Arguments of `validate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Files or folders to check (default: the personas directory, --dir).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+/// Output formats of `validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Compiler-style, for people.
+    Human,
+    /// One JSON document.
+    Json,
+    /// GitHub Actions workflow commands.
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> CmdResult {
+    let paths = if args.paths.is_empty() {
+        vec![cli.dir.clone()]
+    } else {
+        args.paths.clone()
+    };
+    // The default persona must exist in the personas directory as a whole; a subset of files
+    // named on the command line need not contain it.
+    let whole_dir = args.paths.is_empty() || args.paths.iter().any(|p| same_path(p, &cli.dir));
+    let options = ValidateOptions {
+        default_persona: whole_dir.then(|| cli.default_persona.clone()),
+    };
+    let report = validate_paths(&paths, &options).map_err(|e| match e {
+        personas::Error::NotFound { path } if path == cli.dir && args.paths.is_empty() => {
+            super::dir_failure(cli, personas::Error::NotFound { path })
+        }
+        other => Failure::from(other),
+    })?;
+    print(|out| match args.format {
+        Format::Human => personas::write_human(out, &report, color_stdout()),
+        Format::Json => personas::write_json(out, &report),
+        Format::Github => personas::write_github(out, &report),
+        Format::Sarif => personas::write_sarif(out, &report),
+    })?;
+    if report.has_io_errors() {
+        return Err(Failure::new(
+            "some files could not be read (see the io.read diagnostics above)",
+        ));
+    }
+    Ok(if report.is_ok() {
+        Outcome::Success
+    } else {
+        Outcome::Invalid
+    })
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}

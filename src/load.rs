@@ -1,0 +1,114 @@
+//! Finding persona files and reading them safely: size cap first, then UTF-8.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::error::Error;
+use crate::source::{position, snippet};
+
+/// The largest persona file read, in bytes (1 MiB). Larger files are refused unread.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Every persona file under `root`, sorted by path: `*.toml` files at any depth, skipping
+/// hidden files and folders (names starting with `.`, such as `.git` or a ConfigMap's
+/// `..data`; symlinks at the top that point into them are followed). `root` may also be a
+/// single file, which is returned whatever its name.
+///
+/// # Errors
+///
+/// [`Error::NotFound`] when `root` does not exist, [`Error::Io`] when a folder cannot be read.
+pub fn discover(root: &Path) -> Result<Vec<PathBuf>, Error> {
+    let meta = std::fs::metadata(root).map_err(|e| Error::io(root, e))?;
+    if !meta.is_dir() {
+        return Ok(vec![root.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    let walker = WalkDir::new(root)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_path_buf();
+            Error::io(path, e.into())
+        })?;
+        if entry.file_type().is_file() && is_persona_file_name(entry.path()) {
+            files.push(entry.into_path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Whether a path names a persona file: not hidden, ending in `.toml`.
+#[must_use]
+pub fn is_persona_file_name(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| !is_hidden(n)) && path.extension().is_some_and(|e| e == "toml")
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().first() == Some(&b'.')
+}
+
+/// Reads a persona file as text, or says why it cannot be used: unreadable, over
+/// [`MAX_FILE_BYTES`] (checked before reading), or not UTF-8 (pointing at the first bad byte).
+/// A UTF-8 byte order mark is dropped.
+pub(crate) fn read_source(path: &Path) -> Result<String, Box<Diagnostic>> {
+    let io_error = |e: std::io::Error| {
+        Box::new(Diagnostic::file_error(
+            path,
+            Code::IoRead,
+            format!("cannot read the file: {e}"),
+        ))
+    };
+    let file = File::open(path).map_err(io_error)?;
+    let len = file.metadata().map_err(io_error)?.len();
+    let too_large = |len: u64| {
+        Box::new(
+            Diagnostic::file_error(
+                path,
+                Code::FileTooLarge,
+                format!("the file is {len} bytes; persona files are limited to {MAX_FILE_BYTES} bytes (1 MiB)"),
+            )
+            .with_hint("move long reference material out of the persona; a system prompt is at most 32,768 characters"),
+        )
+    };
+    if len > MAX_FILE_BYTES {
+        return Err(too_large(len));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    // `take` guards against a file that grows between the size check and the read.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        // The prefix up to `valid` is UTF-8 by definition of `valid_up_to`.
+        let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        let p = position(prefix, valid);
+        let mut d = Diagnostic::file_error(
+            path,
+            Code::FileEncoding,
+            format!(
+                "the file is not valid UTF-8 (invalid byte 0x{:02X})",
+                bytes[valid]
+            ),
+        )
+        .with_hint("save the file as UTF-8");
+        d.line = p.line;
+        d.column = p.column;
+        d.snippet = Some(snippet(prefix, &(valid..valid)));
+        Box::new(d)
+    })
+}

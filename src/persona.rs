@@ -1,0 +1,154 @@
+//! The persona model: the Rust types behind every persona file.
+//!
+//! The doc comments and `#[schemars]` limits on these types *are* the format reference: they
+//! become the JSON Schema in `schema/persona.schema.json`, which editors and
+//! `personactl validate` both enforce.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The grammar of a persona id: lowercase kebab-case.
+pub const ID_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
+/// The longest id allowed, in characters.
+pub const ID_MAX_LEN: usize = 64;
+/// The `schema_version` this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The pattern that makes a string "not blank": it holds a non-whitespace character.
+pub(crate) const NOT_BLANK: &str = r"\S";
+
+/// A chat persona, as written in one `<id>.toml` file.
+///
+/// Required keys: `name`, `description`, `icon`, `system_prompt`. Every other key is optional.
+/// Unknown keys are errors, so that a typo is never silently ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Persona")]
+pub struct Persona {
+    /// Version of the persona format this file is written for. The current version is 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1))]
+    pub schema_version: Option<u32>,
+
+    /// The persona's id. Optional: the id is the file name without `.toml`; when this key is
+    /// present it must equal the file name. Lowercase kebab-case, at most 64 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"))]
+    pub id: Option<String>,
+
+    /// Display name shown in persona pickers, e.g. "Coach". 1–64 characters, not blank.
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"\S"))]
+    pub name: String,
+
+    /// One or two sentences saying what the persona is for. 1–500 characters, not blank.
+    #[schemars(length(min = 1, max = 500), regex(pattern = r"\S"))]
+    pub description: String,
+
+    /// An emoji, or a short reference to an image (a path or URL). 1–256 characters, not blank.
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"\S"))]
+    pub icon: String,
+
+    /// The system prompt sent to the model. 1–32,768 characters, not blank.
+    #[schemars(length(min = 1, max = 32768), regex(pattern = r"\S"))]
+    pub system_prompt: String,
+
+    /// Free-form labels for filtering and search. At most 16, unique, each 1–32 characters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 16),
+        extend("uniqueItems" = true),
+        inner(length(min = 1, max = 32), regex(pattern = r"\S"))
+    )]
+    pub tags: Vec<String>,
+
+    /// The first message shown to the user when a chat starts. 1–2,000 characters, not blank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2000), regex(pattern = r"\S"))]
+    pub greeting: Option<String>,
+
+    /// Suggested first messages a user can pick. At most 8, unique, each 1–300 characters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 8),
+        extend("uniqueItems" = true),
+        inner(length(min = 1, max = 300), regex(pattern = r"\S"))
+    )]
+    pub starters: Vec<String>,
+
+    /// A hidden persona can be used (by id, or by sessions linked to it) but is not listed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
+
+    /// Position in persona pickers: lower comes first; ties are broken by id.
+    /// An integer from -10,000 to 10,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = -10000, max = 10000))]
+    pub order: Option<i32>,
+
+    /// Former ids of this persona, so that renaming it does not orphan chat sessions linked to
+    /// the old id. At most 32, unique, each a valid id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 32),
+        extend("uniqueItems" = true),
+        inner(length(min = 1, max = 64), regex(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"))
+    )]
+    pub aliases: Vec<String>,
+
+    /// Model parameters for this persona.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSettings>,
+
+    /// A free-form table for other tools. personactl never interprets it and keeps it intact
+    /// on every rewrite.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extensions: BTreeMap<String, serde_json::Value>,
+}
+
+/// Sampling parameters passed to the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettings {
+    /// Sampling temperature, from 0 to 2. Higher is more varied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub temperature: Option<f64>,
+
+    /// Nucleus sampling: the probability mass to sample from, from 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub top_p: Option<f64>,
+
+    /// The most tokens the model may generate in one reply, from 1 to 1,000,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_tokens: Option<u32>,
+}
+
+impl Persona {
+    /// Whether the persona appears in listings (`hidden` personas are usable but not listed).
+    #[must_use]
+    pub fn is_listed(&self) -> bool {
+        !self.hidden
+    }
+}
+
+/// Whether `id` follows the persona id grammar: lowercase kebab-case, 1–64 characters.
+///
+/// ```
+/// assert!(personas::is_valid_id("story-teller"));
+/// assert!(!personas::is_valid_id("Story_Teller"));
+/// assert!(!personas::is_valid_id("../etc/passwd"));
+/// ```
+#[must_use]
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= ID_MAX_LEN
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}

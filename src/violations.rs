@@ -1,0 +1,344 @@
+//! Schema violations → diagnostics in the user's terms, at the offending key or value.
+
+use std::path::Path;
+
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::paths::LocationSegment;
+use serde_json::Value;
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::document::{Document, Segment, toml_type_name};
+use crate::persona::NOT_BLANK;
+use crate::schema::allowed_keys;
+use crate::source::{position, snippet};
+
+/// One violation, lifted out of the validator's types.
+struct Violation {
+    path: Vec<OwnedSegment>,
+    kind: ValidationErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OwnedSegment {
+    Key(String),
+    Index(usize),
+}
+
+impl OwnedSegment {
+    fn borrow(&self) -> Segment<'_> {
+        match self {
+            OwnedSegment::Key(k) => Segment::Key(k),
+            OwnedSegment::Index(i) => Segment::Index(*i),
+        }
+    }
+}
+
+/// Validates `instance` against the persona schema and returns one diagnostic per problem.
+pub(crate) fn schema_diagnostics(
+    path: &Path,
+    text: &str,
+    doc: &Document<'_>,
+    instance: &Value,
+) -> Vec<Diagnostic> {
+    let validator = crate::schema::validator();
+    if validator.is_valid(instance) {
+        return Vec::new();
+    }
+    let violations: Vec<Violation> = validator
+        .iter_errors(instance)
+        .map(|e| {
+            let path = e
+                .instance_path()
+                .iter()
+                .map(|s| match s {
+                    LocationSegment::Property(p) => OwnedSegment::Key(p.into_owned()),
+                    LocationSegment::Index(i) => OwnedSegment::Index(i),
+                })
+                .collect();
+            Violation {
+                path,
+                kind: e.into_parts().kind,
+            }
+        })
+        .collect();
+
+    // "Did you mean" pairs: unknown key → the allowed key it is close to. A required key that
+    // one of them stands for is not reported missing as well (one defect, one diagnostic).
+    let mut out = Vec::new();
+    let mut meant: Vec<(Vec<OwnedSegment>, String)> = Vec::new();
+    for v in &violations {
+        if let ValidationErrorKind::AdditionalProperties { unexpected } = &v.kind {
+            let table: Vec<&str> = keys_of(&v.path);
+            let allowed = allowed_keys(&table);
+            for key in unexpected {
+                let suggestion = closest(key, &allowed);
+                if let Some(s) = &suggestion {
+                    meant.push((v.path.clone(), s.clone()));
+                }
+                let mut key_path = v.path.clone();
+                key_path.push(OwnedSegment::Key(key.clone()));
+                let mut d = at(path, text, doc, &key_path, Code::SchemaUnknownKey, true);
+                d.message = format!("unknown key `{}`", dotted(&key_path));
+                d.hint = Some(match suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("allowed keys here: {}", allowed.join(", ")),
+                });
+                out.push(d);
+            }
+        }
+    }
+    for v in &violations {
+        if let Some(d) = translate(path, text, doc, v, &meant) {
+            out.push(d);
+        }
+    }
+    out.sort_by_key(|d| (d.line, d.column));
+    out.dedup_by(|a, b| a.line == b.line && a.column == b.column && a.code == b.code);
+    out
+}
+
+fn translate(
+    path: &Path,
+    text: &str,
+    doc: &Document<'_>,
+    v: &Violation,
+    meant: &[(Vec<OwnedSegment>, String)],
+) -> Option<Diagnostic> {
+    let name = dotted(&v.path);
+    let found = || {
+        let segs: Vec<Segment<'_>> = v.path.iter().map(OwnedSegment::borrow).collect();
+        doc.value_at(&segs).map_or("nothing", toml_type_name)
+    };
+    let (code, message, hint, on_key) = match &v.kind {
+        ValidationErrorKind::AdditionalProperties { .. } => return None,
+        ValidationErrorKind::Required { property } => {
+            let key = property.as_str().unwrap_or_default();
+            if meant.iter().any(|(table, s)| *table == v.path && s == key) {
+                return None;
+            }
+            let full = if name.is_empty() { key.to_owned() } else { format!("{name}.{key}") };
+            let table = if name.is_empty() { "the file".to_owned() } else { format!("table `{name}`") };
+            (Code::SchemaRequired, format!("missing required key `{full}`"), Some(format!("add `{key} = …` to {table}")), false)
+        }
+        ValidationErrorKind::Type { kind } => {
+            let expected = expected_type(&format!("{kind:?}"));
+            (Code::SchemaType, format!("`{name}` must be {expected}, found {}", found()), None, false)
+        }
+        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
+            if name == "schema_version" {
+                return Some(version(path, text, doc, v));
+            }
+            (Code::SchemaRange, format!("`{name}` {} is above the maximum {}", number_text(doc, v), limit_text(limit)), None, false)
+        }
+        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            if name == "schema_version" {
+                return Some(version(path, text, doc, v));
+            }
+            (Code::SchemaRange, format!("`{name}` {} is below the minimum {}", number_text(doc, v), limit_text(limit)), None, false)
+        }
+        ValidationErrorKind::MinLength { limit } => {
+            let msg = if *limit == 1 {
+                format!("`{name}` must not be empty")
+            } else {
+                format!("`{name}` is shorter than {limit} characters")
+            };
+            (Code::SchemaLength, msg, None, false)
+        }
+        ValidationErrorKind::MaxLength { limit } => {
+            let len = string_len(doc, v);
+            (Code::SchemaLength, format!("`{name}` is {len} characters long; the maximum is {limit}"), None, false)
+        }
+        ValidationErrorKind::Pattern { pattern } if pattern == NOT_BLANK => {
+            if string_len(doc, v) == 0 {
+                return None; // an empty string is already reported by `minLength`
+            }
+            (Code::SchemaBlank, format!("`{name}` must not be blank"), None, false)
+        }
+        ValidationErrorKind::Pattern { .. } => (
+            Code::SchemaPattern,
+            format!("`{name}` is not a valid persona id"),
+            Some("ids are lowercase kebab-case: letters a-z, digits and single hyphens, e.g. `story-teller`".to_owned()),
+            false,
+        ),
+        ValidationErrorKind::MaxItems { limit } => {
+            (Code::SchemaItems, format!("`{name}` has more than {limit} items"), None, false)
+        }
+        ValidationErrorKind::MinItems { limit } => {
+            (Code::SchemaItems, format!("`{name}` needs at least {limit} items"), None, false)
+        }
+        ValidationErrorKind::UniqueItems => {
+            let mut d = duplicate_item(path, text, doc, v);
+            d.message = format!("`{name}` lists the same item twice");
+            return Some(d);
+        }
+        other => (Code::SchemaInvalid, format!("`{name}`: {}", other.keyword()), None, false),
+    };
+    let mut d = at(path, text, doc, &v.path, code, on_key);
+    d.message = message;
+    d.hint = hint;
+    Some(d)
+}
+
+fn version(path: &Path, text: &str, doc: &Document<'_>, v: &Violation) -> Diagnostic {
+    let mut d = at(path, text, doc, &v.path, Code::SchemaVersion, false);
+    d.message = format!(
+        "unsupported schema_version {}; this personactl reads version {}",
+        number_text(doc, v),
+        crate::persona::SCHEMA_VERSION
+    );
+    d.hint = Some("upgrade personactl, or set `schema_version = 1`".to_owned());
+    d
+}
+
+/// For a `uniqueItems` violation: point at the first item that repeats an earlier one.
+fn duplicate_item(path: &Path, text: &str, doc: &Document<'_>, v: &Violation) -> Diagnostic {
+    let segs: Vec<Segment<'_>> = v.path.iter().map(OwnedSegment::borrow).collect();
+    let mut target = v.path.clone();
+    if let Some(items) = doc.value_at(&segs).and_then(|a| a.as_array()) {
+        let strs: Vec<Option<&str>> = items.iter().map(|i| i.get_ref().as_str()).collect();
+        if let Some(i) =
+            (1..strs.len()).find(|&i| strs[i].is_some() && strs[..i].contains(&strs[i]))
+        {
+            target.push(OwnedSegment::Index(i));
+        }
+    }
+    at(path, text, doc, &target, Code::SchemaUnique, false)
+}
+
+/// A diagnostic located at `segs`: at its key when `on_key` (unknown keys), else at its value.
+/// A table that lacks a key is itself the value: `[model]`, `model = {`, or the file start.
+fn at(
+    path: &Path,
+    text: &str,
+    doc: &Document<'_>,
+    segs: &[OwnedSegment],
+    code: Code,
+    on_key: bool,
+) -> Diagnostic {
+    let located = doc.locate(segs.iter().map(OwnedSegment::borrow));
+    let span = match located.key {
+        Some(key) if on_key => key,
+        _ => located.value,
+    };
+    let p = position(text, span.start);
+    Diagnostic {
+        path: path.to_path_buf(),
+        line: p.line,
+        column: p.column,
+        severity: Severity::Error,
+        code,
+        message: String::new(),
+        hint: None,
+        snippet: Some(snippet(text, &span)),
+        related: Vec::new(),
+    }
+}
+
+fn keys_of(path: &[OwnedSegment]) -> Vec<&str> {
+    path.iter()
+        .filter_map(|s| match s {
+            OwnedSegment::Key(k) => Some(k.as_str()),
+            OwnedSegment::Index(_) => None,
+        })
+        .collect()
+}
+
+/// `model.temperature`, `tags[2]`.
+fn dotted(path: &[OwnedSegment]) -> String {
+    let mut out = String::new();
+    for s in path {
+        match s {
+            OwnedSegment::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            OwnedSegment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The allowed key closest to `key`, when it is close enough to be a likely typo.
+fn closest(key: &str, allowed: &[String]) -> Option<String> {
+    let lower = key.to_lowercase();
+    allowed
+        .iter()
+        .map(|a| (strsim::damerau_levenshtein(&lower, a), a))
+        .filter(|(d, a)| *d <= (a.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a.clone())
+}
+
+fn expected_type(debug: &str) -> &'static str {
+    let d = debug.to_lowercase();
+    if d.contains("integer") {
+        "an integer"
+    } else if d.contains("number") {
+        "a number"
+    } else if d.contains("string") {
+        "a string"
+    } else if d.contains("boolean") {
+        "a boolean (true or false)"
+    } else if d.contains("array") {
+        "an array"
+    } else if d.contains("object") {
+        "a table"
+    } else {
+        "another type"
+    }
+}
+
+fn number_text(doc: &Document<'_>, v: &Violation) -> String {
+    let segs: Vec<Segment<'_>> = v.path.iter().map(OwnedSegment::borrow).collect();
+    match doc.value_at(&segs) {
+        Some(toml::de::DeValue::Integer(i)) => i.to_string(),
+        Some(toml::de::DeValue::Float(f)) => f.as_str().to_owned(),
+        _ => "value".to_owned(),
+    }
+}
+
+/// A schema limit as a person writes it: `2`, not `2.0`.
+fn limit_text(limit: &Value) -> String {
+    match limit.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+        _ => limit.to_string(),
+    }
+}
+
+fn string_len(doc: &Document<'_>, v: &Violation) -> usize {
+    let segs: Vec<Segment<'_>> = v.path.iter().map(OwnedSegment::borrow).collect();
+    doc.value_at(&segs)
+        .and_then(|s| s.as_str())
+        .map_or(0, |s| s.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_typos_get_a_suggestion() {
+        let allowed: Vec<String> = ["name", "system_prompt", "temperature"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            closest("system_promt", &allowed).as_deref(),
+            Some("system_prompt")
+        );
+        assert_eq!(closest("Name", &allowed).as_deref(), Some("name"));
+        assert_eq!(closest("colour", &allowed), None);
+    }
+
+    #[test]
+    fn paths_read_like_toml_keys() {
+        let p = [
+            OwnedSegment::Key("model".into()),
+            OwnedSegment::Key("top_p".into()),
+        ];
+        assert_eq!(dotted(&p), "model.top_p");
+        let p = [OwnedSegment::Key("tags".into()), OwnedSegment::Index(3)];
+        assert_eq!(dotted(&p), "tags[3]");
+    }
+}
