@@ -21,6 +21,20 @@ pub struct Entry {
     pub path: PathBuf,
     /// The persona.
     pub persona: Arc<Persona>,
+    /// The persona's revision: a content hash of the persona as loaded (see [`revision`]).
+    pub revision: String,
+}
+
+/// The revision of a persona: the first 16 hex digits of the SHA-256 of its canonical JSON
+/// form. Edits to comments or layout keep the revision; any change of a value changes it.
+/// Stable across processes, machines and versions of personactl.
+#[must_use]
+pub fn revision(persona: &Persona) -> String {
+    use sha2::{Digest, Sha256};
+    // Serialising a persona cannot fail: every field is a plain value with string keys.
+    let canonical = serde_json::to_vec(persona).unwrap_or_default();
+    let digest = Sha256::digest(&canonical);
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every valid persona under a directory, by id, plus the diagnostics of the invalid files.
@@ -59,9 +73,10 @@ impl Catalog {
             let valid = c.is_valid();
             diagnostics.append(&mut c.diagnostics);
             if let (true, Some(id), Some(persona)) = (valid, c.id, c.persona) {
-                entries.entry(id.clone()).or_insert(Entry {
+                entries.entry(id.clone()).or_insert_with(|| Entry {
                     id,
                     path: c.path,
+                    revision: revision(&persona),
                     persona: Arc::new(persona),
                 });
             }
@@ -94,5 +109,27 @@ impl Catalog {
             .collect();
         list.sort_by_key(|e| (e.persona.order.unwrap_or(i32::MAX), e.id.clone()));
         list
+    }
+}
+
+/// Read access to a set of loaded personas by id and by alias: what resolving a chat session
+/// needs. Implemented by [`Catalog`] (a one-shot load) and by the registry's snapshots.
+pub trait Lookup {
+    /// The persona with exactly this id.
+    fn get(&self, id: &str) -> Option<&Entry>;
+
+    /// The persona that lists `alias` among its former ids (`aliases`).
+    fn by_alias(&self, alias: &str) -> Option<&Entry>;
+}
+
+impl Lookup for Catalog {
+    fn get(&self, id: &str) -> Option<&Entry> {
+        self.entries.get(id)
+    }
+
+    fn by_alias(&self, alias: &str) -> Option<&Entry> {
+        self.entries
+            .values()
+            .find(|e| e.persona.aliases.iter().any(|a| a == alias))
     }
 }

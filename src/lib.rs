@@ -14,7 +14,7 @@ mod source;
 mod validate;
 mod violations;
 
-pub use catalog::{Catalog, Entry};
+pub use catalog::{Catalog, Entry, Lookup, revision};
 pub use defaults::{DEFAULT_PERSONA_ID, DEFAULT_PERSONAS, InitEntry, init};
 pub use diagnostic::{Code, Diagnostic, Related, Severity, Snippet};
 pub use error::Error;
