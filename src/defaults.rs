@@ -74,3 +74,58 @@ fn write_new(path: &Path, text: &str) -> Result<bool, Error> {
         Err(e) => Err(Error::io(path, e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_personas_equal_the_repository_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("personas");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .expect("the repository has personas/")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = DEFAULT_PERSONAS
+            .iter()
+            .map(|(id, _)| format!("{id}.toml"))
+            .collect();
+        embedded.sort();
+        assert_eq!(
+            on_disk, embedded,
+            "every shipped file is embedded, and nothing else"
+        );
+        for (id, text) in DEFAULT_PERSONAS {
+            let file = std::fs::read_to_string(dir.join(format!("{id}.toml"))).expect("readable");
+            assert_eq!(&file, text, "{id}.toml differs from its embedded copy");
+        }
+    }
+
+    #[test]
+    fn every_default_is_valid_and_starts_with_the_schema_line() {
+        for (id, text) in DEFAULT_PERSONAS {
+            assert!(text.starts_with(crate::schema::SCHEMA_HEADER), "{id}");
+            let checked =
+                crate::validate::check_text(Path::new(&format!("personas/{id}.toml")), text);
+            assert!(checked.is_valid(), "{id}: {:?}", checked.diagnostics);
+        }
+        assert!(
+            DEFAULT_PERSONAS
+                .iter()
+                .any(|(id, _)| *id == DEFAULT_PERSONA_ID)
+        );
+    }
+
+    #[test]
+    fn the_therapist_says_what_it_is_not_and_where_to_get_help() {
+        let (_, text) = DEFAULT_PERSONAS
+            .iter()
+            .find(|(id, _)| *id == "therapist")
+            .expect("shipped");
+        let lower = text.to_lowercase();
+        assert!(lower.contains("not a licensed therapist") || lower.contains("not a substitute"));
+        assert!(lower.contains("988") && lower.contains("116 123"));
+    }
+}
