@@ -66,7 +66,7 @@ impl<'a> Document<'a> {
     }
 
     /// Converts the document into the JSON instance the schema validates. Datetimes become
-    /// RFC 3339 strings; non-finite floats and integers that overflow `i64` become strings, so
+    /// RFC 3339 strings; non-finite floats become strings and integers that overflow `i64` floats, so
     /// that the schema reports them as the wrong type instead of them vanishing.
     ///
     /// Fails with the span of a value nested deeper than the limit.
@@ -140,7 +140,11 @@ fn value_to_json(value: &Spanned<DeValue<'_>>, depth: usize) -> Result<Value, Ra
         DeValue::String(s) => Value::String(s.to_string()),
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
             Ok(n) => Value::Number(n.into()),
-            Err(_) => Value::String(i.to_string()),
+            // Too big for i64: keep it a number so that range checks speak of it.
+            Err(_) => i128::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .and_then(|n| Number::from_f64(n as f64))
+                .map_or_else(|| Value::String(i.to_string()), Value::Number),
         },
         DeValue::Float(f) => float_to_json(f.as_str()),
         DeValue::Boolean(b) => Value::Bool(*b),

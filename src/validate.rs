@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::Deserialize;
 
 use crate::diagnostic::{Code, Diagnostic, Related, Severity};
 use crate::document::{Document, Segment};
@@ -14,7 +13,7 @@ use crate::error::Error;
 use crate::load::{discover, read_source};
 use crate::persona::{Persona, is_valid_id};
 use crate::source::{position, snippet};
-use crate::violations::schema_diagnostics;
+use crate::violations::{schema_diagnostics, type_diagnostic};
 
 /// The outcome of checking one persona file on its own.
 #[derive(Debug, Clone)]
@@ -155,13 +154,11 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
         }
     }
     if schema_ok {
-        match Persona::deserialize(&instance) {
+        match serde_path_to_error::deserialize::<_, Persona>(&instance) {
             Ok(persona) => checked.persona = Some(persona),
-            Err(e) => checked.diagnostics.push(Diagnostic::file_error(
-                path,
-                Code::SchemaInvalid,
-                e.to_string(),
-            )),
+            Err(e) => checked
+                .diagnostics
+                .push(type_diagnostic(path, text, &doc, &e)),
         }
     }
     checked.diagnostics.sort_by_key(|d| (d.line, d.column));

@@ -120,6 +120,9 @@ fn translate(
             let table = if name.is_empty() { "the file".to_owned() } else { format!("table `{name}`") };
             (Code::SchemaRequired, format!("missing required key `{full}`"), Some(format!("add `{key} = …` to {table}")), false)
         }
+        ValidationErrorKind::Type { .. } if matches!(doc.value_at(&v.path.iter().map(OwnedSegment::borrow).collect::<Vec<_>>()), Some(toml::de::DeValue::Float(_))) => {
+            (Code::SchemaType, format!("`{name}` must be a finite number, found {}", number_text(doc, v)), None, false)
+        }
         ValidationErrorKind::Type { kind } => {
             let expected = expected_type(&format!("{kind:?}"));
             (Code::SchemaType, format!("`{name}` must be {expected}, found {}", found()), None, false)
@@ -177,6 +180,37 @@ fn translate(
     d.message = message;
     d.hint = hint;
     Some(d)
+}
+
+/// A value the schema accepts but the Rust types do not: TOML tells integers from floats
+/// (`max_tokens = 512.0`), JSON Schema does not.
+pub(crate) fn type_diagnostic(
+    path: &Path,
+    text: &str,
+    doc: &Document<'_>,
+    error: &serde_path_to_error::Error<serde_json::Error>,
+) -> Diagnostic {
+    let segs: Vec<OwnedSegment> = error
+        .path()
+        .iter()
+        .filter_map(|s| match s {
+            serde_path_to_error::Segment::Map { key } => Some(OwnedSegment::Key(key.clone())),
+            serde_path_to_error::Segment::Seq { index } => Some(OwnedSegment::Index(*index)),
+            _ => None,
+        })
+        .collect();
+    let name = dotted(&segs);
+    let borrowed: Vec<Segment<'_>> = segs.iter().map(OwnedSegment::borrow).collect();
+    let found = doc.value_at(&borrowed).map_or("nothing", toml_type_name);
+    let inner = error.inner().to_string();
+    let message = if inner.contains("expected u") || inner.contains("expected i") {
+        format!("`{name}` must be an integer, found {found}")
+    } else {
+        format!("`{name}`: {inner}")
+    };
+    let mut d = at(path, text, doc, &segs, Code::SchemaType, false);
+    d.message = message;
+    d
 }
 
 fn version(path: &Path, text: &str, doc: &Document<'_>, v: &Violation) -> Diagnostic {

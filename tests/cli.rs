@@ -656,3 +656,39 @@ fn a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn toml_types_the_schema_cannot_tell_apart() {
+    let text = format!("{VALID}order = 9223372036854775808\n[model]\nmax_tokens = 512.0\n");
+    let (found, doc) = one_file(&text);
+    assert_eq!(found, [(8, 9, "schema.range".to_owned())]);
+    assert_eq!(
+        doc["diagnostics"][0]["message"],
+        "`order` 9223372036854775808 is above the maximum 10000"
+    );
+    let text = format!("{VALID}[model]\nmax_tokens = 512.0\n");
+    let (found, doc) = one_file(&text);
+    assert_eq!(found, [(9, 14, "schema.type".to_owned())]);
+    assert_eq!(
+        doc["diagnostics"][0]["message"],
+        "`model.max_tokens` must be an integer, found a float"
+    );
+    let text = format!("{VALID}[model]\ntemperature = nan\n");
+    let (found, doc) = one_file(&text);
+    assert_eq!(found, [(9, 15, "schema.type".to_owned())]);
+    assert_eq!(
+        doc["diagnostics"][0]["message"],
+        "`model.temperature` must be a finite number, found nan"
+    );
+}
+
+#[test]
+fn array_of_tables_where_a_table_belongs() {
+    let text = format!("{VALID}[[model]]\ntemperature = 1\n");
+    let (found, doc) = one_file(&text);
+    assert_eq!(found, [(8, 1, "schema.type".to_owned())]);
+    assert_eq!(
+        doc["diagnostics"][0]["message"],
+        "`model` must be a table, found an array"
+    );
+}
