@@ -11,6 +11,7 @@ mod persona;
 mod render;
 mod schema;
 mod source;
+mod store;
 mod validate;
 mod violations;
 
@@ -25,6 +26,7 @@ pub use render::{
 };
 pub use schema::{SCHEMA_HEADER, SCHEMA_RELATIVE_PATH, persona_schema, schema_text};
 pub use source::{Position, position};
+pub use store::{Store, StoreError, render_new};
 pub use validate::{
     CheckedFile, Report, ValidateOptions, check_file, check_text, cross_file_diagnostics, stem_id,
     validate_paths,

@@ -38,14 +38,13 @@ pub(crate) fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
         // The schema is generated from our own types and covered by tests; it always compiles.
-        jsonschema::validator_for(&persona_schema()).expect("the generated persona schema compiles")
+        jsonschema::validator_for(cached_schema()).expect("the generated persona schema compiles")
     })
 }
 
 /// The keys a table at `path` may hold, read from the schema (for "did you mean" hints).
 pub(crate) fn allowed_keys(path: &[&str]) -> Vec<String> {
-    static SCHEMA: OnceLock<Value> = OnceLock::new();
-    let root = SCHEMA.get_or_init(persona_schema);
+    let root = cached_schema();
     let mut node = root;
     for key in path {
         node = resolve(root, node);
@@ -59,6 +58,22 @@ pub(crate) fn allowed_keys(path: &[&str]) -> Vec<String> {
         .and_then(Value::as_object)
         .map(|props| props.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+/// The JSON type (`"string"`, `"integer"`, …) the schema gives the key at `path`, if known.
+pub(crate) fn key_type(path: &[&str]) -> Option<String> {
+    let root = cached_schema();
+    let mut node = root;
+    for key in path {
+        node = resolve(root, node).get("properties")?.get(*key)?;
+    }
+    resolve(root, node).get("type")?.as_str().map(str::to_owned)
+}
+
+/// The schema value, generated once.
+fn cached_schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(persona_schema)
 }
 
 /// Follows a local `$ref` (`#/$defs/Name`), if the node is one.

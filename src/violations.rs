@@ -295,7 +295,7 @@ fn dotted(path: &[OwnedSegment]) -> String {
 }
 
 /// The allowed key closest to `key`, when it is close enough to be a likely typo.
-fn closest(key: &str, allowed: &[String]) -> Option<String> {
+pub(crate) fn closest(key: &str, allowed: &[String]) -> Option<String> {
     let lower = key.to_lowercase();
     allowed
         .iter()

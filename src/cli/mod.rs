@@ -1,8 +1,13 @@
 //! The command line: global options, one module per subcommand, exit codes.
 
+mod edit;
 mod init;
 mod list;
+mod mv;
+mod new;
+mod rm;
 mod schema;
+mod set;
 mod show;
 mod validate;
 
@@ -47,6 +52,16 @@ pub enum Command {
     List(list::Args),
     /// Show one persona.
     Show(show::Args),
+    /// Create a persona file (validated before it is written).
+    New(Box<new::Args>),
+    /// Change one key of a persona in place (comments and layout are kept).
+    Set(set::Args),
+    /// Delete a persona file.
+    Rm(rm::Args),
+    /// Rename a persona; the old id stays as an alias so linked sessions still resolve.
+    Mv(mv::Args),
+    /// Edit a persona in $EDITOR; an invalid edit is never written.
+    Edit(edit::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -117,6 +132,11 @@ pub fn main() -> ExitCode {
         Command::Init(args) => init::run(&cli, args),
         Command::List(args) => list::run(&cli, args),
         Command::Show(args) => show::run(&cli, args),
+        Command::New(args) => new::run(&cli, args),
+        Command::Set(args) => set::run(&cli, args),
+        Command::Rm(args) => rm::run(&cli, args),
+        Command::Mv(args) => mv::run(&cli, args),
+        Command::Edit(args) => edit::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -159,5 +179,29 @@ pub fn dir_failure(cli: &Cli, e: personas::Error) -> Failure {
         personas::Error::NotFound { .. } => Failure::new(format!("personas directory `{}` does not exist", cli.dir.display()))
             .hint("run `personactl init` to create it with the default personas, or point --dir (or PERSONAS_DIR) at it"),
         other => other.into(),
+    }
+}
+
+/// The failure for a refused or failed write: invalid content prints its diagnostics (exit 1);
+/// a missing id, a conflict or a bad key is exit 1; I/O is exit 2. With `show_source`, the
+/// diagnostics quote the content that would have been written.
+pub fn store_failure(e: personas::StoreError, show_source: bool) -> Failure {
+    use personas::StoreError;
+    match e {
+        StoreError::Invalid { diagnostics } => {
+            let mut err = io::stderr().lock();
+            for d in &diagnostics {
+                let mut d = d.clone();
+                if !show_source {
+                    d.snippet = None;
+                }
+                let _ = personas::write_diagnostic(&mut err, &d, false);
+            }
+            Failure::invalid(
+                "refused: the result would not be a valid persona; nothing was written",
+            )
+        }
+        StoreError::Io(e) => e.into(),
+        other => Failure::invalid(other.to_string()),
     }
 }
