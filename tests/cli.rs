@@ -692,3 +692,98 @@ fn array_of_tables_where_a_table_belongs() {
         "`model` must be a table, found an array"
     );
 }
+
+/// Runs `program args… file` when the program is installed; `None` when it is not.
+fn check_with(
+    program: &str,
+    args: &[&str],
+    file: &std::path::Path,
+) -> Option<std::process::Output> {
+    std::process::Command::new(program)
+        .args(args)
+        .arg(file)
+        .output()
+        .ok()
+}
+
+#[test]
+fn completions_are_generated_and_parse() {
+    let t = TempTree::new();
+    for (shell, checker, args, needle) in [
+        ("bash", "bash", &["-n"][..], "_personactl()"),
+        ("zsh", "zsh", &["-n"][..], "#compdef personactl"),
+        (
+            "fish",
+            "fish",
+            &["--no-execute"][..],
+            "complete -c personactl",
+        ),
+        (
+            "powershell",
+            "pwsh",
+            &["-NoProfile", "-File"][..],
+            "Register-ArgumentCompleter",
+        ),
+    ] {
+        let run = personactl().args(["completions", shell]).run();
+        run.assert_exit(0);
+        assert!(
+            run.stdout.contains(needle),
+            "{shell}: {}",
+            &run.stdout[..run.stdout.len().min(200)]
+        );
+        assert!(
+            run.stdout.contains("validate") && run.stdout.contains("format"),
+            "{shell} knows the subcommands"
+        );
+        let file = t.path(&format!("completion.{shell}"));
+        std::fs::write(&file, &run.stdout).unwrap();
+        if shell != "powershell" {
+            if let Some(out) = check_with(checker, args, &file) {
+                assert!(
+                    out.status.success(),
+                    "{checker} rejects the {shell} completion: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            } else {
+                eprintln!(
+                    "note: {checker} is not installed; the {shell} completion was checked for content only"
+                );
+            }
+        }
+    }
+    personactl()
+        .args(["completions", "tcsh"])
+        .run()
+        .assert_exit(2);
+}
+
+#[test]
+fn man_page_is_roff_that_groff_accepts() {
+    let run = personactl().arg("man").run();
+    run.assert_exit(0);
+    assert!(
+        run.stdout.contains(".TH personactl 1"),
+        "{}",
+        &run.stdout[..200]
+    );
+    assert!(run.stdout.contains("validate"));
+    let t = TempTree::new().file("personactl.1", &run.stdout);
+    match check_with(
+        "groff",
+        &["-man", "-Tutf8", "-ww", "-z"],
+        &t.path("personactl.1"),
+    ) {
+        Some(out) => {
+            assert!(out.status.success());
+            assert!(
+                out.stderr.is_empty(),
+                "groff warns: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        None => {
+            eprintln!("note: groff is not installed; the man page was checked for content only")
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! The command line: global options, one module per subcommand, exit codes.
 
+mod completions;
 mod edit;
 mod init;
 mod list;
@@ -62,6 +63,10 @@ pub enum Command {
     Mv(mv::Args),
     /// Edit a persona in $EDITOR; an invalid edit is never written.
     Edit(edit::Args),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
+    /// Print the man page (roff).
+    Man,
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -137,6 +142,8 @@ pub fn main() -> ExitCode {
         Command::Rm(args) => rm::run(&cli, args),
         Command::Mv(args) => mv::run(&cli, args),
         Command::Edit(args) => edit::run(&cli, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man => completions::man(),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
