@@ -6,6 +6,7 @@ mod defaults;
 mod diagnostic;
 mod document;
 mod error;
+mod interop;
 mod load;
 mod persona;
 mod render;
@@ -19,6 +20,7 @@ pub use catalog::{Catalog, Entry, Lookup, revision};
 pub use defaults::{DEFAULT_PERSONA_ID, DEFAULT_PERSONAS, InitEntry, init};
 pub use diagnostic::{Code, Diagnostic, Related, Severity, Snippet};
 pub use error::Error;
+pub use interop::{Format, Imported, InteropError, MAX_IMPORT_BYTES, export, id_from_name, import};
 pub use load::{MAX_FILE_BYTES, discover, is_persona_file_name};
 pub use persona::{ID_MAX_LEN, ID_PATTERN, ModelSettings, Persona, SCHEMA_VERSION, is_valid_id};
 pub use render::{

@@ -2,6 +2,7 @@
 
 mod completions;
 mod edit;
+mod import;
 mod init;
 mod list;
 mod mv;
@@ -63,6 +64,10 @@ pub enum Command {
     Mv(mv::Args),
     /// Edit a persona in $EDITOR; an invalid edit is never written.
     Edit(edit::Args),
+    /// Import personas from Character Card V2 (JSON or PNG) or Markdown agent files.
+    Import(import::ImportArgs),
+    /// Export a persona as a Character Card V2 or a Markdown agent file.
+    Export(import::ExportArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish).
     Completions(completions::Args),
     /// Print the man page (roff).
@@ -119,6 +124,12 @@ impl From<personas::Error> for Failure {
     }
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 impl From<io::Error> for Failure {
     fn from(e: io::Error) -> Self {
         Failure::new(e.to_string())
@@ -142,6 +153,8 @@ pub fn main() -> ExitCode {
         Command::Rm(args) => rm::run(&cli, args),
         Command::Mv(args) => mv::run(&cli, args),
         Command::Edit(args) => edit::run(&cli, args),
+        Command::Import(args) => import::import(&cli, args),
+        Command::Export(args) => import::export(&cli, args),
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
     };

@@ -1,0 +1,302 @@
+//! Import and export: Character Card V2 (JSON and PNG) and Markdown agent files, through the
+//! library and the real binary. Fixtures were written from the public specifications.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use personas::{Format, Persona, check_file, export, import};
+use serde_json::Value;
+use util::{TempTree, personactl};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/interop")
+        .join(name)
+}
+
+fn bytes(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(name)).expect("fixture exists")
+}
+
+/// Imports, writes through the store's validation, reads back: what a user gets on disk.
+fn import_via_store(content: &[u8]) -> Persona {
+    let t = TempTree::new();
+    let store = personas::Store::new(t.path("p"));
+    let imported = import(content).expect("imports");
+    let path = store
+        .create(&imported.id, &imported.persona)
+        .expect("the imported persona is valid");
+    check_file(&path).persona.expect("valid on disk")
+}
+
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn card_fields_map_to_persona_fields() {
+    let p = import_via_store(&bytes("lighthouse-keeper.card.json"));
+    assert_eq!(p.name, "Maren the Lighthouse Keeper");
+    assert_eq!(
+        p.description,
+        "A cosy storytelling companion for stormy evenings."
+    );
+    assert_eq!(
+        p.greeting.as_deref(),
+        Some("*The door bangs open in the wind.* Come in, quickly now. Kettle's on.")
+    );
+    assert_eq!(p.tags, ["cozy", "fantasy", "slice-of-life"]);
+    assert!(p.system_prompt.starts_with("You are Maren"));
+    let kept = &p.extensions["card_v2"];
+    assert_eq!(
+        kept["personality"],
+        "Patient, dry-humoured, protective of travellers."
+    );
+    assert_eq!(
+        kept["character_book"]["entries"][0]["content"],
+        "A fishing town on a cliff."
+    );
+    assert_eq!(
+        kept["alternate_greetings"][1],
+        "Mind the stairs; the third one creaks."
+    );
+    assert_eq!(kept["extensions"]["depth_prompt"]["depth"], 4);
+    assert!(
+        kept.get("name").is_none(),
+        "mapped fields that round-trip are not duplicated"
+    );
+}
+
+#[test]
+fn card_export_after_import_gives_back_the_card() {
+    let original: Value = serde_json::from_slice(&bytes("lighthouse-keeper.card.json")).unwrap();
+    let p = import_via_store(&bytes("lighthouse-keeper.card.json"));
+    let exported: Value = serde_json::from_str(&export(&p, Format::CardV2)).unwrap();
+    let mut data = exported["data"].clone();
+    data["extensions"]
+        .as_object_mut()
+        .unwrap()
+        .remove("personactl");
+    assert_eq!(without_nulls(&data), without_nulls(&original["data"]));
+    assert_eq!(exported["spec"], "chara_card_v2");
+    // import → export → import is stable
+    assert_eq!(import_via_store(exported.to_string().as_bytes()), p);
+}
+
+#[test]
+fn card_fields_a_persona_cannot_hold_survive_in_extensions() {
+    let original: Value = serde_json::from_slice(&bytes("empty-prompt.card.json")).unwrap();
+    let p = import_via_store(&bytes("empty-prompt.card.json"));
+    assert!(
+        p.system_prompt.starts_with("You are Quill."),
+        "composed from the character fields: {}",
+        p.system_prompt
+    );
+    assert!(p.system_prompt.contains("Personality: Chatty, pun-loving."));
+    assert!(p.description.chars().count() <= 500);
+    assert_eq!(p.tags, ["pun"]);
+    let exported: Value = serde_json::from_str(&export(&p, Format::CardV2)).unwrap();
+    assert_eq!(
+        exported["data"]["system_prompt"], "",
+        "the card's own empty prompt comes back"
+    );
+    assert_eq!(
+        exported["data"]["creator_notes"],
+        original["data"]["creator_notes"]
+    );
+    assert_eq!(exported["data"]["tags"], original["data"]["tags"]);
+    assert_eq!(import_via_store(exported.to_string().as_bytes()), p);
+}
+
+#[test]
+fn png_cards_are_read_from_the_chara_chunk() {
+    let json = bytes("lighthouse-keeper.card.json");
+    let png = png_with_text(
+        "chara",
+        &base64::engine::general_purpose::STANDARD.encode(&json),
+    );
+    let imported = import(&png).expect("a PNG card imports");
+    assert_eq!(imported.format, Format::CardV2Png);
+    assert_eq!(imported.id, "maren-the-lighthouse-keeper");
+    assert_eq!(imported.persona, import(&json).unwrap().persona);
+}
+
+#[test]
+fn persona_only_fields_survive_a_card_round_trip() {
+    let shipped = check_file(Path::new("personas/coach.toml"))
+        .persona
+        .unwrap();
+    let card = export(&shipped, Format::CardV2);
+    let back = import_via_store(card.as_bytes());
+    assert_eq!(back, shipped);
+}
+
+#[test]
+fn agent_files_round_trip() {
+    let p = import_via_store(&bytes("code-reviewer.agent.md"));
+    assert_eq!(p.name, "code-reviewer");
+    assert!(p.description.starts_with("Reviews a change"));
+    assert!(
+        p.system_prompt
+            .starts_with("You are a senior code reviewer.\n\nWhen invoked:")
+    );
+    assert_eq!(p.extensions["agent_md"]["tools"], "Read, Grep, Glob");
+    assert_eq!(p.extensions["agent_md"]["model"], "sonnet");
+    let md = export(&p, Format::AgentMd);
+    assert!(md.starts_with("---\n"), "{md}");
+    assert!(
+        md.contains("tools: \"Read, Grep, Glob\"") || md.contains("tools: Read, Grep, Glob"),
+        "{md}"
+    );
+    assert!(
+        md.contains("\n---\nYou are a senior code reviewer."),
+        "{md}"
+    );
+    assert_eq!(import_via_store(md.as_bytes()), p);
+    let shipped = check_file(Path::new("personas/story-teller.toml"))
+        .persona
+        .unwrap();
+    assert_eq!(
+        import_via_store(export(&shipped, Format::AgentMd).as_bytes()),
+        shipped
+    );
+}
+
+#[test]
+fn malformed_inputs_are_clear_errors() {
+    let cases = [
+        ("malformed.card.json", "invalid JSON"),
+        ("v1.card.json", "V1 card"),
+        ("v3.card.json", "chara_card_v3"),
+        ("no-front-matter.md", "not a recognised persona format"),
+        ("unclosed.agent.md", "no closing `---`"),
+    ];
+    for (file, expected) in cases {
+        let err = import(&bytes(file)).expect_err(file).to_string();
+        assert!(err.contains(expected), "{file}: {err}");
+    }
+    let png = png_with_text("Comment", "just a picture");
+    assert!(
+        import(&png)
+            .unwrap_err()
+            .to_string()
+            .contains("no character card")
+    );
+    let png = png_with_text("chara", "%%% not base64 %%%");
+    assert!(import(&png).unwrap_err().to_string().contains("base64"));
+    let mut truncated = png_with_text("chara", "e30=");
+    truncated.truncate(45);
+    assert!(
+        import(&truncated)
+            .unwrap_err()
+            .to_string()
+            .contains("truncated")
+    );
+    let huge = vec![b' '; personas::MAX_IMPORT_BYTES + 1];
+    assert!(
+        import(&huge)
+            .unwrap_err()
+            .to_string()
+            .contains("limited to")
+    );
+}
+
+#[test]
+fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
+    let t = TempTree::new();
+    let dir = t.path("p");
+    let card = fixture("lighthouse-keeper.card.json");
+    let run = personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .arg("import")
+        .arg(&card)
+        .arg(&card)
+        .arg(fixture("code-reviewer.agent.md"))
+        .run();
+    run.assert_exit(0);
+    for name in [
+        "maren-the-lighthouse-keeper.toml",
+        "maren-the-lighthouse-keeper-2.toml",
+        "code-reviewer.toml",
+    ] {
+        assert!(dir.join(name).exists(), "{name}: {}", run.stdout);
+    }
+    personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .args(["--default-persona", "code-reviewer", "validate"])
+        .run()
+        .assert_exit(0);
+
+    let before = personas::discover(&dir).unwrap();
+    let run = personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .arg("import")
+        .arg(fixture("v3.card.json"))
+        .arg(fixture("malformed.card.json"))
+        .run();
+    run.assert_exit(1);
+    assert!(
+        run.stderr.contains("chara_card_v3") && run.stderr.contains("invalid JSON"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(personas::discover(&dir).unwrap(), before);
+}
+
+#[test]
+fn cli_export_to_stdout_and_file() {
+    let run = personactl()
+        .args(["export", "coach", "--to", "card-v2"])
+        .run();
+    run.assert_exit(0);
+    let card: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(card["data"]["name"], "Coach");
+    let t = TempTree::new();
+    let out = t.path("coach.md");
+    personactl()
+        .args(["export", "coach", "--to", "agent-md", "-o"])
+        .arg(&out)
+        .run()
+        .assert_exit(0);
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .starts_with("---\nname: Coach\n")
+    );
+    personactl()
+        .args(["export", "nobody", "--to", "agent-md"])
+        .run()
+        .assert_exit(1);
+}
+
+/// A minimal PNG with one `tEXt` chunk (CRCs are not checked by readers of card chunks).
+fn png_with_text(keyword: &str, text: &str) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&[0, 0, 0, 0]);
+    };
+    chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0]);
+    let mut data = keyword.as_bytes().to_vec();
+    data.push(0);
+    data.extend_from_slice(text.as_bytes());
+    chunk(b"tEXt", &data);
+    chunk(b"IEND", &[]);
+    out
+}
