@@ -245,6 +245,29 @@ impl Diagnostic {
         }
     }
 
+    /// An error at byte range `span` of `text`, the content of `path`, quoting its line.
+    #[must_use]
+    pub fn at(
+        path: &Path,
+        text: &str,
+        span: &std::ops::Range<usize>,
+        code: Code,
+        message: impl Into<String>,
+    ) -> Self {
+        let p = crate::source::position(text, span.start);
+        Diagnostic {
+            path: path.to_path_buf(),
+            line: p.line,
+            column: p.column,
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            hint: None,
+            snippet: Some(crate::source::snippet(text, span)),
+            related: Vec::new(),
+        }
+    }
+
     /// The same diagnostic with a hint.
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {

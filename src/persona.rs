@@ -127,6 +127,32 @@ pub struct ModelSettings {
 }
 
 impl Persona {
+    /// A persona with the four required fields set, `schema_version = 1`, and nothing else.
+    #[must_use]
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        icon: impl Into<String>,
+        system_prompt: impl Into<String>,
+    ) -> Self {
+        Persona {
+            schema_version: Some(SCHEMA_VERSION),
+            id: None,
+            name: name.into(),
+            description: description.into(),
+            icon: icon.into(),
+            system_prompt: system_prompt.into(),
+            tags: Vec::new(),
+            greeting: None,
+            starters: Vec::new(),
+            hidden: false,
+            order: None,
+            aliases: Vec::new(),
+            model: None,
+            extensions: BTreeMap::new(),
+        }
+    }
+
     /// Whether the persona appears in listings (`hidden` personas are usable but not listed).
     #[must_use]
     pub fn is_listed(&self) -> bool {

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::diagnostic::{Code, Diagnostic, Related, Severity};
+use crate::diagnostic::{Code, Diagnostic, Related};
 use crate::document::{Document, Segment};
 use crate::error::Error;
 use crate::load::{discover, read_source};
 use crate::persona::{Persona, is_valid_id};
-use crate::source::{position, snippet};
+use crate::source::position;
 use crate::violations::{schema_diagnostics, type_diagnostic};
 
 /// The outcome of checking one persona file on its own.
@@ -83,7 +83,7 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
     let doc = match Document::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
-            diags.push(located(
+            diags.push(Diagnostic::at(
                 path,
                 text,
                 &e.span,
@@ -104,12 +104,12 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
     let instance = match doc.to_json() {
         Ok(json) => json,
         Err(span) => {
-            diags.push(located(
+            diags.push(Diagnostic::at(
                 path,
                 text,
                 &span,
                 Code::TomlSyntax,
-                "values are nested too deeply".into(),
+                "values are nested too deeply",
             ));
             return checked;
         }
@@ -140,7 +140,7 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
         // An `id` that is not even a valid id is already a schema diagnostic.
         if written != stem && is_valid_id(written) {
             let span = doc.locate([Segment::Key("id")]).value;
-            let mut d = located(
+            let mut d = Diagnostic::at(
                 path,
                 text,
                 &span,
@@ -171,27 +171,6 @@ fn anchor_of(text: &str, doc: &Document<'_>, path: &[Segment<'_>]) -> Option<(us
         let p = position(text, located.value.start);
         (p.line, p.column)
     })
-}
-
-fn located(
-    path: &Path,
-    text: &str,
-    span: &std::ops::Range<usize>,
-    code: Code,
-    message: String,
-) -> Diagnostic {
-    let p = position(text, span.start);
-    Diagnostic {
-        path: path.to_path_buf(),
-        line: p.line,
-        column: p.column,
-        severity: Severity::Error,
-        code,
-        message,
-        hint: None,
-        snippet: Some(snippet(text, span)),
-        related: Vec::new(),
-    }
 }
 
 /// The id a file's name gives, when it is a valid id.

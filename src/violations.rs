@@ -6,11 +6,10 @@ use jsonschema::error::ValidationErrorKind;
 use jsonschema::paths::LocationSegment;
 use serde_json::Value;
 
-use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::document::{Document, Segment, toml_type_name};
 use crate::persona::NOT_BLANK;
 use crate::schema::allowed_keys;
-use crate::source::{position, snippet};
 
 /// One violation, lifted out of the validator's types.
 struct Violation {
@@ -254,18 +253,7 @@ fn at(
         Some(key) if on_key => key,
         _ => located.value,
     };
-    let p = position(text, span.start);
-    Diagnostic {
-        path: path.to_path_buf(),
-        line: p.line,
-        column: p.column,
-        severity: Severity::Error,
-        code,
-        message: String::new(),
-        hint: None,
-        snippet: Some(snippet(text, &span)),
-        related: Vec::new(),
-    }
+    Diagnostic::at(path, text, &span, code, String::new())
 }
 
 fn keys_of(path: &[OwnedSegment]) -> Vec<&str> {

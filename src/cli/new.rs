@@ -90,22 +90,7 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                 return Err(Failure::new(format!("missing {}", missing.join(", ")))
                     .hint("give every required field, or copy another persona with --from ID"));
             }
-            Persona {
-                schema_version: Some(personas::SCHEMA_VERSION),
-                id: None,
-                name: String::new(),
-                description: String::new(),
-                icon: String::new(),
-                system_prompt: String::new(),
-                tags: Vec::new(),
-                greeting: None,
-                starters: Vec::new(),
-                hidden: false,
-                order: None,
-                aliases: Vec::new(),
-                model: None,
-                extensions: Default::default(),
-            }
+            Persona::new("", "", "", "")
         }
     };
     override_fields(&mut persona, args)?;

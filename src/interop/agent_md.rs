@@ -5,7 +5,7 @@ use serde_json::{Map, Number, Value};
 use yaml_rust2::yaml::Hash;
 use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
 
-use super::{InteropError, bare, persona_only, restore_persona_only, without_nulls};
+use super::{InteropError, persona_only, restore_persona_only, without_nulls};
 use crate::persona::Persona;
 
 /// The key in `[extensions]` that holds front-matter keys a persona has no place for.
@@ -41,7 +41,7 @@ pub(super) fn import(text: &str) -> Result<Persona, InteropError> {
             "the body, which is the agent's system prompt, is empty".into(),
         ));
     }
-    let mut persona = bare(
+    let mut persona = Persona::new(
         name.to_owned(),
         description,
         "🤖".to_owned(),

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{InteropError, bare, persona_only, restore_persona_only, without_nulls};
+use super::{InteropError, persona_only, restore_persona_only, without_nulls};
 use crate::persona::Persona;
 
 /// The key in `[extensions]` that holds the card fields a persona has no place for.
@@ -71,7 +71,7 @@ pub(super) fn import(json: &[u8]) -> Result<Persona, InteropError> {
     } else {
         composed_prompt(&name, data)
     };
-    let mut persona = bare(name, description, "🎭".to_owned(), system_prompt);
+    let mut persona = Persona::new(name, description, "🎭".to_owned(), system_prompt);
     let first_mes = text("first_mes");
     persona.greeting = fits(&first_mes, 2000).then_some(first_mes);
     let mut tags: Vec<String> = Vec::new();

@@ -213,26 +213,6 @@ fn restore_persona_only(persona: &mut Persona, saved: &Map<String, Value>) {
     }
 }
 
-/// A new persona with only the required fields set.
-fn bare(name: String, description: String, icon: String, system_prompt: String) -> Persona {
-    Persona {
-        schema_version: Some(crate::persona::SCHEMA_VERSION),
-        id: None,
-        name,
-        description,
-        icon,
-        system_prompt,
-        tags: Vec::new(),
-        greeting: None,
-        starters: Vec::new(),
-        hidden: false,
-        order: None,
-        aliases: Vec::new(),
-        model: None,
-        extensions: Default::default(),
-    }
-}
-
 /// Drops JSON nulls, which TOML cannot hold.
 fn without_nulls(value: Value) -> Option<Value> {
     match value {
