@@ -5,6 +5,7 @@ mod list;
 mod schema;
 mod show;
 mod validate;
+mod watch;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ pub enum Command {
     List(list::Args),
     /// Show one persona.
     Show(show::Args),
+    /// Load, then print one line per reload event until interrupted.
+    Watch(watch::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -117,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Init(args) => init::run(&cli, args),
         Command::List(args) => list::run(&cli, args),
         Command::Show(args) => show::run(&cli, args),
+        Command::Watch(args) => watch::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
