@@ -79,31 +79,19 @@ impl Drop for Watcher {
 fn run(registry: &Registry, root: &Path, mut fs: RecommendedWatcher, rx: &Receiver<Msg>) {
     let debounce = registry.shared().debounce;
     let max_wait = registry.shared().max_batch_wait;
-    // Files may have changed between the initial load and the start of the watch.
+    // Files may have changed between the initial load and the start of the watch: the
+    // first batch is a rescan, merged with whatever burst is under way.
     let mut batch = Batch {
         rescan: true,
         ..Batch::default()
     };
     let mut error = None;
     loop {
-        if !batch.is_empty() {
-            let changes = Changes {
-                rescan: batch.rescan,
-                dirs: std::mem::take(&mut batch.dirs),
-                files: std::mem::take(&mut batch.files),
-                watch_error: error.take(),
-            };
-            // A failed reload (directory missing) is in the status; keep watching.
-            let _ = registry.apply(changes);
-            batch = Batch::default();
-        }
         // Wait for the first relevant event of the next burst.
-        loop {
+        while batch.is_empty() {
             match rx.recv() {
                 Ok(Msg::Fs(res)) => {
-                    if absorb(&mut batch, &mut error, root, res, &mut fs) {
-                        break;
-                    }
+                    absorb(&mut batch, &mut error, root, res, &mut fs);
                 }
                 Ok(Msg::Stop) | Err(_) => return,
             }
@@ -126,6 +114,15 @@ fn run(registry: &Registry, root: &Path, mut fs: RecommendedWatcher, rx: &Receiv
                 Err(RecvTimeoutError::Timeout) => break,
             }
         }
+        let changes = Changes {
+            rescan: batch.rescan,
+            dirs: std::mem::take(&mut batch.dirs),
+            files: std::mem::take(&mut batch.files),
+            watch_error: error.take(),
+        };
+        batch = Batch::default();
+        // A failed reload (directory missing) is in the status; keep watching.
+        let _ = registry.apply(changes);
     }
 }
 
