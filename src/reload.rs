@@ -97,12 +97,16 @@ impl State {
         let mut touched: BTreeSet<Arc<str>> = BTreeSet::new();
         let mut changed: Vec<u64> = Vec::new();
         let mut any = false;
+        // Whether the rules across files may judge differently now (a file added or removed,
+        // an id or alias changed or moved).
+        let mut cross_changed = false;
         for (path, l) in loaded {
             match l {
                 Loaded::Unchanged => {}
                 Loaded::Gone => {
                     if let Some(seq) = self.seq_of.remove(&path) {
                         any = true;
+                        cross_changed = true;
                         if let Some(id) = self.records.remove(&seq).and_then(|r| r.id) {
                             self.unclaim(&id, seq);
                             touched.insert(id);
@@ -111,7 +115,8 @@ impl State {
                 }
                 Loaded::Checked(checked, hash) => {
                     any = true;
-                    let seq = self.record(path, *checked, hash);
+                    let (seq, same) = self.record(path, *checked, hash);
+                    cross_changed |= !same;
                     if let Some(id) = self.records.get(&seq).and_then(|r| r.id.clone()) {
                         touched.insert(id);
                     }
@@ -190,6 +195,21 @@ impl State {
             };
         }
 
+        let involved = |path: &Path| {
+            self.cross
+                .values()
+                .flatten()
+                .any(|d| d.path == path || d.related.iter().any(|r| r.path == path))
+        };
+        if cross_changed
+            || changed.iter().any(|seq| {
+                self.records
+                    .get(seq)
+                    .is_some_and(|r| involved(&r.skeleton.path))
+            })
+        {
+            self.refresh_cross();
+        }
         self.refresh_errors();
         for seq in changed {
             let Some(r) = self.records.get(&seq) else {
@@ -238,7 +258,13 @@ impl State {
     }
 
     /// Stores a freshly checked file, keeping its last good version when it is invalid now.
-    fn record(&mut self, path: PathBuf, mut checked: CheckedFile, hash: Option<u64>) -> u64 {
+    /// Returns its load order, and whether the rules across files see it as before.
+    fn record(
+        &mut self,
+        path: PathBuf,
+        mut checked: CheckedFile,
+        hash: Option<u64>,
+    ) -> (u64, bool) {
         let valid = checked.is_valid();
         let diagnostics = std::mem::take(&mut checked.diagnostics);
         let persona = checked.persona.take();
@@ -250,6 +276,9 @@ impl State {
             self.next_seq
         });
         let previous = self.records.remove(&seq);
+        let same = previous
+            .as_ref()
+            .is_some_and(|p| p.skeleton.same_cross_facts(&checked));
         let last_good = match (valid, persona, &id) {
             (true, Some(persona), Some(id)) => Some(Arc::new(Entry {
                 id: id.to_string(),
@@ -275,15 +304,21 @@ impl State {
                 last_good,
             },
         );
-        seq
+        (seq, same)
     }
 
-    /// Recomputes the rules across files (in load order) and the list of every error.
-    fn refresh_errors(&mut self) {
+    /// Recomputes the rules across files, in load order.
+    fn refresh_cross(&mut self) {
         let mut cross: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
         for d in cross_file_diagnostics_in(self.records.values().map(|r| &r.skeleton)) {
             cross.entry(d.path.clone()).or_default().push(d);
         }
+        self.cross = cross;
+    }
+
+    /// Recomputes the list of every error.
+    fn refresh_errors(&mut self) {
+        let cross = &self.cross;
         let mut errors: Vec<Diagnostic> = self
             .records
             .values()
@@ -291,7 +326,6 @@ impl State {
             .chain(cross.values().flatten().cloned())
             .collect();
         errors.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
-        self.cross = cross;
         self.errors = Arc::new(errors);
     }
 }

@@ -18,11 +18,56 @@ pub struct Snapshot {
     pub(crate) dir: Arc<Path>,
     pub(crate) default_id: Arc<str>,
     /// Live personas by id.
-    pub(crate) by_id: HashMap<Arc<str>, Arc<Entry>>,
+    pub(crate) by_id: HashMap<Arc<str>, Arc<Entry>, IdHash>,
     /// The live ids, sorted (shared between generations that add or remove no id).
     pub(crate) order: Arc<[Arc<str>]>,
     /// Former ids (`aliases`) → the live id that lists them.
-    pub(crate) aliases: HashMap<Arc<str>, Arc<str>>,
+    pub(crate) aliases: HashMap<Arc<str>, Arc<str>, IdHash>,
+}
+
+/// A fast hash for persona ids (the Fx multiply-rotate hash, as in rustc). Ids come from
+/// file names in the team's own repository, not from requests, so the map needs speed more
+/// than resistance to chosen collisions; a lookup by a request's id only reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IdHash;
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+/// The hasher of [`IdHash`].
+pub(crate) struct IdHasher(u64);
+
+impl IdHasher {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(w) ^ (rest.len() as u64) << 56);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn finish(&self) -> u64 {
+        // Fold the high bits down: hashbrown takes its buckets from the low bits.
+        self.0.rotate_left(26)
+    }
 }
 
 impl Snapshot {
@@ -31,9 +76,9 @@ impl Snapshot {
             generation: 0,
             dir,
             default_id,
-            by_id: HashMap::new(),
+            by_id: HashMap::default(),
             order: Arc::from(Vec::new()),
-            aliases: HashMap::new(),
+            aliases: HashMap::default(),
         }
     }
 

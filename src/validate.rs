@@ -31,7 +31,7 @@ pub struct CheckedFile {
     anchors: Anchors,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Anchors {
     id: Option<(usize, usize)>,
     aliases: Vec<(String, usize, usize)>,
@@ -42,6 +42,12 @@ impl CheckedFile {
     #[must_use]
     pub fn is_valid(&self) -> bool {
         self.persona.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Whether the rules across files see the same thing in both: same id, and the same
+    /// `id` key and aliases at the same places.
+    pub(crate) fn same_cross_facts(&self, other: &CheckedFile) -> bool {
+        self.path == other.path && self.id == other.id && self.anchors == other.anchors
     }
 }
 
