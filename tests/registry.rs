@@ -585,3 +585,54 @@ fn missing_directory_is_a_typed_error() {
     assert!(matches!(err, personas::Error::NotFound { .. }), "{err}");
     let _: &Path = tmp.path();
 }
+
+#[test]
+fn alias_collisions_are_reported_and_cleared_as_files_change() {
+    let f = Fixture::new(&[
+        ("coach.toml", &with_aliases("Coach", &["trainer"])),
+        ("poet.toml", &persona("Poet")),
+    ]);
+    let registry = Registry::open(&f.dir).expect("open");
+    let rx = registry.subscribe();
+    // An edit that gives poet coach's alias: reported on poet, coach keeps the alias.
+    f.write("poet.toml", &with_aliases("Poet", &["trainer"]));
+    registry
+        .reload_paths(&[f.path("poet.toml")])
+        .expect("reload");
+    let events = next_reload(&rx);
+    let invalid = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Invalid { diagnostics, .. } => Some(diagnostics),
+            _ => None,
+        })
+        .expect("an invalid event");
+    assert!(
+        invalid.iter().any(|d| d.code.as_str() == "id.duplicate"),
+        "{invalid:?}"
+    );
+    assert_eq!(
+        registry
+            .snapshot()
+            .by_alias("trainer")
+            .map(|e| e.id.as_str()),
+        Some("coach")
+    );
+    // An edit of poet's prompt alone keeps the problem reported.
+    f.write("poet.toml", &with_aliases("Poet again", &["trainer"]));
+    registry
+        .reload_paths(&[f.path("poet.toml")])
+        .expect("reload");
+    assert!(!registry.status().success);
+    assert!(next_reload(&rx).iter().any(|e| e.name() == "invalid"));
+    // Dropping the alias clears it.
+    f.write("poet.toml", &persona("Poet"));
+    registry
+        .reload_paths(&[f.path("poet.toml")])
+        .expect("reload");
+    assert!(registry.status().success, "{:?}", registry.status().errors);
+    assert_eq!(
+        names(&next_reload(&rx)),
+        pairs(&[("updated", "poet"), ("reloaded", "-")])
+    );
+}
