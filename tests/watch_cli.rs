@@ -24,7 +24,16 @@ struct Watch {
 impl Watch {
     fn start(cwd: &Path, format: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_personactl"))
-            .args(["--dir", "personas", "watch", "--format", format])
+            // A quiet time with room for a busy machine: `fs::write` truncates, then writes.
+            .args([
+                "--dir",
+                "personas",
+                "watch",
+                "--debounce-ms",
+                "200",
+                "--format",
+                format,
+            ])
             .current_dir(cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
