@@ -23,6 +23,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Watching a directory for changes failed (the message says what to raise when an
+    /// operating system limit was reached).
+    #[error("{}: cannot watch for changes: {message}", path.display())]
+    Watch {
+        /// The directory being watched.
+        path: PathBuf,
+        /// What went wrong, and what to do about it.
+        message: String,
+    },
 }
 
 impl Error {

@@ -30,7 +30,7 @@ pub struct CheckedFile {
     anchors: Anchors,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Anchors {
     id: Option<(usize, usize)>,
     aliases: Vec<(String, usize, usize)>,
@@ -41,6 +41,12 @@ impl CheckedFile {
     #[must_use]
     pub fn is_valid(&self) -> bool {
         self.persona.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Whether the rules across files see the same thing in both: same id, and the same
+    /// `id` key and aliases at the same places.
+    pub(crate) fn same_cross_facts(&self, other: &CheckedFile) -> bool {
+        self.path == other.path && self.id == other.id && self.anchors == other.anchors
     }
 }
 
@@ -184,9 +190,17 @@ pub fn stem_id(path: &Path) -> Option<String> {
 /// or another persona's alias. The first file (in path order) keeps the id; the diagnostic
 /// goes on each later one and names the first.
 pub fn cross_file_diagnostics(files: &[CheckedFile]) -> Vec<Diagnostic> {
+    cross_file_diagnostics_in(files)
+}
+
+/// [`cross_file_diagnostics`] over any sequence of files (the registry keeps its files in a
+/// map, in load order, and must not copy them for each reload).
+pub(crate) fn cross_file_diagnostics_in<'a>(
+    files: impl IntoIterator<Item = &'a CheckedFile> + Clone,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut owners: HashMap<&str, (&Path, usize, usize)> = HashMap::new();
-    for f in files {
+    for f in files.clone() {
         let Some(id) = f.id.as_deref() else { continue };
         let (line, column) = f.anchors.id.unwrap_or((1, 1));
         if let Some((first, fl, fc)) = owners.get(id) {

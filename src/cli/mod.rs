@@ -12,6 +12,7 @@ mod schema;
 mod set;
 mod show;
 mod validate;
+mod watch;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -72,6 +73,8 @@ pub enum Command {
     Completions(completions::Args),
     /// Print the man page (roff).
     Man,
+    /// Load, then print one line per reload event until interrupted.
+    Watch(watch::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -157,6 +160,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => import::export(&cli, args),
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
+        Command::Watch(args) => watch::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
