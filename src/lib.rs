@@ -10,6 +10,7 @@ mod load;
 mod persona;
 mod render;
 mod schema;
+mod sessions;
 mod source;
 mod validate;
 mod violations;
@@ -24,6 +25,10 @@ pub use render::{
     JsonReport, sarif_log, write_diagnostic, write_github, write_human, write_json, write_sarif,
 };
 pub use schema::{SCHEMA_HEADER, SCHEMA_RELATIVE_PATH, persona_schema, schema_text};
+pub use sessions::{
+    Compaction, Durability, Link, Resolution, SESSION_ID_MAX_BYTES, SessionError, SessionIndex,
+    SessionLog, Timestamp, check_session_id, check_sessions, resolve,
+};
 pub use source::{Position, position};
 pub use validate::{
     CheckedFile, Report, ValidateOptions, check_file, check_text, cross_file_diagnostics, stem_id,

@@ -1,0 +1,87 @@
+//! The live sessions in memory: what replaying the log gives, and [`Link`].
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+
+use super::file::{Scan, scan_lines};
+use super::record::Record;
+use super::time::Timestamp;
+
+/// What a session is linked to: the persona's id, its revision at the time, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The persona's id as it was when the session was linked.
+    pub persona: Arc<str>,
+    /// The persona's revision (content hash) then, when recorded.
+    pub revision: Option<Arc<str>>,
+    /// When the link was made.
+    pub at: Timestamp,
+}
+
+impl Link {
+    pub(crate) fn from_record(persona: &str, revision: Option<&str>, at: Timestamp) -> Self {
+        Link {
+            persona: persona.into(),
+            revision: revision.map(Into::into),
+            at,
+        }
+    }
+}
+
+/// Sessions by id. Persona ids and revisions are shared (`Arc`), since many sessions name the
+/// same few.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub map: HashMap<Box<str>, Link>,
+    interned: HashSet<Arc<str>>,
+    /// Lines that could not be read (torn or hand-damaged), skipped.
+    pub skipped: usize,
+}
+
+impl State {
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.interned.get(s) {
+            return Arc::clone(a);
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.interned.insert(Arc::clone(&a));
+        a
+    }
+
+    /// Applies one record: a link replaces, an unlink removes.
+    pub(crate) fn apply(&mut self, record: Record<'_>) {
+        match record {
+            Record::Link {
+                session,
+                persona,
+                revision,
+                at,
+            } => {
+                let link = Link {
+                    persona: self.intern(&persona),
+                    revision: revision.map(|r| self.intern(&r)),
+                    at,
+                };
+                match self.map.get_mut(&*session) {
+                    Some(slot) => *slot = link,
+                    None => {
+                        self.map.insert(session.into_owned().into_boxed_str(), link);
+                    }
+                }
+            }
+            Record::Unlink { session, .. } => {
+                self.map.remove(&*session);
+            }
+        }
+    }
+
+    /// Replays the complete lines of `file` from `start`, skipping unreadable ones.
+    pub(crate) fn replay(&mut self, file: &File, start: u64) -> io::Result<Scan> {
+        scan_lines(file, start, None, |line, _| match Record::parse(line) {
+            Some(record) => self.apply(record),
+            None => self.skipped += 1,
+        })
+    }
+}
