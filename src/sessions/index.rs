@@ -116,7 +116,9 @@ impl SessionIndex {
     ///
     /// As [`SessionLog::unlink`].
     pub fn unlink(&mut self, session: &str) -> Result<bool, SessionError> {
-        check_session_id(session)?;
+        if self.get(session)?.is_none() {
+            return Ok(false); // without locking, or creating a missing file
+        }
         let record = Record::Unlink {
             session: session.into(),
             at: Timestamp::now(),

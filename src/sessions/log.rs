@@ -103,7 +103,9 @@ impl SessionLog {
     ///
     /// As [`link`](Self::link).
     pub fn unlink(&mut self, session: &str) -> Result<bool, SessionError> {
-        check_session_id(session)?;
+        if self.get(session)?.is_none() {
+            return Ok(false); // without locking, or creating a missing file
+        }
         let record = Record::Unlink {
             session: session.into(),
             at: Timestamp::now(),
