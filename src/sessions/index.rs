@@ -202,6 +202,11 @@ impl SessionIndex {
         let (log, reader, state) = (&mut self.log, &mut self.reader, &mut self.state);
         let result = log.with_lock(|locked| {
             refresh(&path, reader, state)?;
+            if let Some(r) = reader {
+                state
+                    .replay_all(&r.file, r.offset)
+                    .map_err(SessionError::io(&path))?;
+            }
             write_compacted(locked, state)
         });
         // Whatever happened, look at the file afresh: it is the new one after a success.

@@ -193,7 +193,7 @@ impl SessionLog {
 fn compact_locked(locked: &Locked<'_>) -> Result<Compaction, SessionError> {
     let mut state = State::default();
     state
-        .replay(&locked.writer.file, locked.header.end)
+        .replay_all(&locked.writer.file, locked.header.end)
         .map_err(SessionError::io(locked.path))?;
     write_compacted(locked, &state)
 }

@@ -84,4 +84,15 @@ impl State {
             None => self.skipped += 1,
         })
     }
+
+    /// As [`replay`](Self::replay), then also applies a last line that lacks only its newline
+    /// (what the next append would complete): compaction writes what the next append would
+    /// have made visible.
+    pub(crate) fn replay_all(&mut self, file: &File, start: u64) -> io::Result<()> {
+        let scan = self.replay(file, start)?;
+        if let Some(record) = Record::parse(&scan.partial) {
+            self.apply(record);
+        }
+        Ok(())
+    }
 }
