@@ -255,7 +255,11 @@ fn refresh(
     let Start::Header(header) = read_header(&file, path)? else {
         return Ok(clear(reader, state));
     };
-    let mut fresh = State::default();
+    // Compacted lines are about 100 bytes: size the table once rather than grow it.
+    let guess = file
+        .metadata()
+        .map_or(0, |m| m.len().saturating_sub(header.end) / 110);
+    let mut fresh = State::with_capacity(usize::try_from(guess).unwrap_or(0));
     let scan = fresh
         .replay(&file, header.end)
         .map_err(SessionError::io(path))?;

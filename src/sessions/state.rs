@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io;
 use std::sync::Arc;
 
+use foldhash::fast::RandomState;
+
 use super::file::{Scan, scan_lines};
 use super::record::Record;
 use super::time::Timestamp;
@@ -34,14 +36,34 @@ impl Link {
 /// same few.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    pub map: HashMap<Box<str>, Link>,
-    interned: HashSet<Arc<str>>,
+    pub map: HashMap<Box<str>, Link, RandomState>,
+    interned: HashSet<Arc<str>, RandomState>,
+    recent: [Option<Arc<str>>; 8],
     /// Lines that could not be read (torn or hand-damaged), skipped.
     pub skipped: usize,
 }
 
 impl State {
+    /// An empty state with room for about `sessions` sessions.
+    pub(crate) fn with_capacity(sessions: usize) -> Self {
+        State {
+            map: HashMap::with_capacity_and_hasher(sessions, RandomState::default()),
+            ..State::default()
+        }
+    }
+
     fn intern(&mut self, s: &str) -> Arc<str> {
+        // Records name a few personas and revisions: the last ones seen are checked first.
+        if let Some(hit) = self.recent.iter().flatten().find(|r| ***r == *s) {
+            return Arc::clone(hit);
+        }
+        let a = self.intern_slow(s);
+        self.recent.rotate_right(1);
+        self.recent[0] = Some(Arc::clone(&a));
+        a
+    }
+
+    fn intern_slow(&mut self, s: &str) -> Arc<str> {
         if let Some(a) = self.interned.get(s) {
             return Arc::clone(a);
         }
@@ -64,12 +86,8 @@ impl State {
                     revision: revision.map(|r| self.intern(&r)),
                     at,
                 };
-                match self.map.get_mut(&*session) {
-                    Some(slot) => *slot = link,
-                    None => {
-                        self.map.insert(session.into_owned().into_boxed_str(), link);
-                    }
-                }
+                // One probe: most sessions are new (an old key's copy is simply dropped).
+                self.map.insert(session.into_owned().into_boxed_str(), link);
             }
             Record::Unlink { session, .. } => {
                 self.map.remove(&*session);
