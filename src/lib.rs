@@ -54,6 +54,7 @@ mod registry;
 mod reload;
 mod render;
 mod schema;
+mod sessions;
 mod snapshot;
 mod source;
 mod store;
@@ -74,6 +75,10 @@ pub use render::{
     JsonReport, sarif_log, write_diagnostic, write_github, write_human, write_json, write_sarif,
 };
 pub use schema::{SCHEMA_HEADER, SCHEMA_RELATIVE_PATH, persona_schema, schema_text};
+pub use sessions::{
+    Compaction, Durability, Link, Resolution, SESSION_ID_MAX_BYTES, SessionError, SessionIndex,
+    SessionLog, Timestamp, check_session_id, check_sessions, resolve,
+};
 pub use snapshot::Snapshot;
 pub use source::{Position, position};
 pub use store::{Store, StoreError, render_new};

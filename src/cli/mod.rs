@@ -9,6 +9,7 @@ mod mv;
 mod new;
 mod rm;
 mod schema;
+mod session;
 mod set;
 mod show;
 mod validate;
@@ -38,8 +39,25 @@ pub struct Cli {
     #[arg(long, global = true, env = "PERSONAS_DEFAULT_PERSONA", default_value = personas::DEFAULT_PERSONA_ID, value_name = "ID")]
     pub default_persona: String,
 
+    /// The sessions index file (default: `sessions.jsonl` beside the personas directory).
+    #[arg(long, global = true, env = "PERSONAS_SESSIONS", value_name = "FILE")]
+    pub sessions: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The sessions index: `--sessions`, else `sessions.jsonl` beside the personas directory.
+    pub fn sessions_path(&self) -> PathBuf {
+        if let Some(path) = &self.sessions {
+            return path.clone();
+        }
+        match (self.dir.file_name(), self.dir.parent()) {
+            (Some(_), Some(parent)) => parent.join("sessions.jsonl"),
+            _ => self.dir.join("..").join("sessions.jsonl"),
+        }
+    }
 }
 
 /// The subcommands.
@@ -75,6 +93,8 @@ pub enum Command {
     Man,
     /// Load, then print one line per reload event until interrupted.
     Watch(watch::Args),
+    /// Link chat sessions to personas: link, show, unlink, list, compact.
+    Session(session::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -161,6 +181,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
         Command::Watch(args) => watch::run(&cli, args),
+        Command::Session(args) => session::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -44,12 +44,15 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let options = ValidateOptions {
         default_persona: whole_dir.then(|| cli.default_persona.clone()),
     };
-    let report = validate_paths(&paths, &options).map_err(|e| match e {
+    let mut report = validate_paths(&paths, &options).map_err(|e| match e {
         personas::Error::NotFound { path } if path == cli.dir && args.paths.is_empty() => {
             super::dir_failure(cli, personas::Error::NotFound { path })
         }
         other => Failure::from(other),
     })?;
+    if let Some(sessions) = &cli.sessions {
+        super::session::check_into(cli, sessions, &mut report)?;
+    }
     print(|out| match args.format {
         Format::Human => personas::write_human(out, &report, color_stdout()),
         Format::Json => personas::write_json(out, &report),

@@ -1,0 +1,97 @@
+//! [`SessionError`]: what can go wrong with the sessions index.
+
+use std::io;
+use std::path::PathBuf;
+
+/// An error of the sessions index. Problems *in* the file (torn or unreadable records) are not
+/// errors: they are skipped on load and reported by [`check_sessions`](crate::check_sessions).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A session id outside the rules: 1–256 bytes, no control characters.
+    #[error("invalid session id {session:?}: {reason}")]
+    InvalidSession {
+        /// The id as given.
+        session: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The file exists but is not a sessions index (its first line is not the header).
+    #[error("{}: not a personactl sessions index (the first line is not its header)", path.display())]
+    NotAnIndex {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file was written by a newer personactl, in a format this one does not know.
+    #[error("{}: sessions index format version {version} is newer than this personactl supports (1)", path.display())]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version in its header.
+        version: u64,
+    },
+    /// A session fell back to the default persona, which does not exist either.
+    #[error("the default persona `{id}` does not exist")]
+    DefaultMissing {
+        /// The default persona's id.
+        id: String,
+    },
+    /// Reading, writing, locking or syncing the file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file (or folder) involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl SessionError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
+        let path = path.into();
+        move |source| SessionError::Io { path, source }
+    }
+}
+
+/// The largest session id, in bytes.
+pub const SESSION_ID_MAX_BYTES: usize = 256;
+
+/// Checks a session id: 1–256 bytes, no control characters.
+///
+/// # Errors
+///
+/// [`SessionError::InvalidSession`] saying which rule the id breaks.
+pub fn check_session_id(session: &str) -> Result<(), SessionError> {
+    let reason = if session.is_empty() {
+        "it is empty"
+    } else if session.len() > SESSION_ID_MAX_BYTES {
+        "it is longer than 256 bytes"
+    } else if session.chars().any(char::is_control) {
+        "it contains a control character"
+    } else {
+        return Ok(());
+    };
+    Err(SessionError::InvalidSession {
+        session: session.to_owned(),
+        reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_id_rules() {
+        assert!(check_session_id("s1").is_ok());
+        assert!(check_session_id("chat/2026 ✓ \"quoted\" \\").is_ok());
+        assert!(check_session_id(&"x".repeat(256)).is_ok());
+        assert!(check_session_id("").is_err());
+        assert!(check_session_id(&"x".repeat(257)).is_err());
+        assert!(check_session_id(&"é".repeat(129)).is_err());
+        for bad in ["a\nb", "a\tb", "\u{7f}", "\u{85}", "a\0"] {
+            assert!(check_session_id(bad).is_err(), "{bad:?}");
+        }
+    }
+}

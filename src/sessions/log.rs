@@ -1,0 +1,225 @@
+//! [`SessionLog`]: the sessions file used directly, one operation at a time, without loading
+//! it (what a command line tool needs).
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Entry;
+
+use super::error::{SessionError, check_session_id};
+use super::file::{Locked, Start, Writer, lock_for_write, read_header, replace};
+use super::lookup::find;
+use super::record::Record;
+use super::state::{Link, State};
+use super::time::Timestamp;
+
+/// When a write is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Each link and unlink is on disk when the call returns (`fdatasync`): it survives a
+    /// power loss. The default.
+    #[default]
+    Sync,
+    /// Each link and unlink is handed to the operating system when the call returns: it
+    /// survives a crash of the process, not of the machine. Much faster. Compaction always
+    /// syncs.
+    Buffered,
+}
+
+/// What [`SessionLog::compact`] and [`SessionIndex::compact`](crate::SessionIndex::compact) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    /// Live sessions kept (one line each).
+    pub sessions: usize,
+    /// The file's size before.
+    pub bytes_before: u64,
+    /// The file's size after.
+    pub bytes_after: u64,
+    /// Unreadable (torn) lines dropped.
+    pub skipped: usize,
+}
+
+/// The sessions file, used one operation at a time: a link or an unlink is one locked
+/// append, and [`get`](Self::get) finds one session without loading the file (a binary
+/// search of the compacted part, then a scan of what was appended since).
+///
+/// For a long-lived process that answers many lookups, use
+/// [`SessionIndex`](crate::SessionIndex), which keeps every session in memory.
+#[derive(Debug)]
+pub struct SessionLog {
+    path: PathBuf,
+    durability: Durability,
+    writer: Option<Writer>,
+}
+
+impl SessionLog {
+    /// The sessions file at `path`. Nothing is read or created until an operation needs it.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SessionLog {
+            path: path.into(),
+            durability: Durability::default(),
+            writer: None,
+        }
+    }
+
+    /// The same log with another [`Durability`].
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// The file's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Links `session` to `persona` (its id and revision) with one locked append, creating the
+    /// file and its folder if needed.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::InvalidSession`] (nothing is written), [`SessionError::NotAnIndex`] or
+    /// [`SessionError::UnsupportedVersion`] for a file that is not ours, [`SessionError::Io`].
+    pub fn link(&mut self, session: &str, persona: &Entry) -> Result<Link, SessionError> {
+        check_session_id(session)?;
+        let at = Timestamp::now();
+        let record = Record::Link {
+            session: session.into(),
+            persona: persona.id.as_str().into(),
+            revision: Some(persona.revision.as_str().into()),
+            at,
+        };
+        self.write(&record, |_| Ok(true))?;
+        Ok(Link::from_record(&persona.id, Some(&persona.revision), at))
+    }
+
+    /// Unlinks `session`. Returns `false`, writing nothing, when it is not linked.
+    ///
+    /// # Errors
+    ///
+    /// As [`link`](Self::link).
+    pub fn unlink(&mut self, session: &str) -> Result<bool, SessionError> {
+        if self.get(session)?.is_none() {
+            return Ok(false); // without locking, or creating a missing file
+        }
+        let record = Record::Unlink {
+            session: session.into(),
+            at: Timestamp::now(),
+        };
+        self.write(&record, |locked| {
+            find(&locked.writer.file, locked.header, locked.len, session)
+                .map(|link| link.is_some())
+                .map_err(SessionError::io(locked.path))
+        })
+    }
+
+    /// Appends `record` under the lock when `precondition` (checked under the lock) holds.
+    pub(crate) fn write(
+        &mut self,
+        record: &Record<'_>,
+        precondition: impl FnOnce(&Locked<'_>) -> Result<bool, SessionError>,
+    ) -> Result<bool, SessionError> {
+        let sync = self.durability == Durability::Sync;
+        let mut locked = lock_for_write(&self.path, &mut self.writer, sync)?;
+        if locked.sorted_region_damaged() {
+            // The file was cut inside its sorted part: rewrite it before appending.
+            compact_locked(&locked)?;
+            drop(locked);
+            self.writer = None;
+            locked = lock_for_write(&self.path, &mut self.writer, sync)?;
+        }
+        if !precondition(&locked)? {
+            return Ok(false);
+        }
+        locked.append(&record.encode())?;
+        drop(locked);
+        if sync && let Some(w) = &self.writer {
+            // After the unlock, so that concurrent writers' syncs overlap (group commit).
+            w.file.sync_data().map_err(SessionError::io(&self.path))?;
+        }
+        Ok(true)
+    }
+
+    /// The link of `session`, without loading the whole file; `None` when it is not linked or
+    /// the file does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::InvalidSession`], a file that is not ours, [`SessionError::Io`].
+    pub fn get(&self, session: &str) -> Result<Option<Link>, SessionError> {
+        check_session_id(session)?;
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(SessionError::io(&self.path)(e)),
+        };
+        let Start::Header(header) = read_header(&file, &self.path)? else {
+            return Ok(None);
+        };
+        let len = file.metadata().map_err(SessionError::io(&self.path))?.len();
+        find(&file, header, len, session).map_err(SessionError::io(&self.path))
+    }
+
+    /// Runs `f` with the file locked for writing (its header checked); the handle is dropped
+    /// afterwards, since `f` may have replaced the file.
+    pub(crate) fn with_lock<T>(
+        &mut self,
+        f: impl FnOnce(&Locked<'_>) -> Result<T, SessionError>,
+    ) -> Result<T, SessionError> {
+        let sync = self.durability == Durability::Sync;
+        let locked = lock_for_write(&self.path, &mut self.writer, sync)?;
+        let result = f(&locked);
+        drop(locked);
+        self.writer = None;
+        result
+    }
+
+    /// Rewrites the file to one line per live session, sorted by session id (so that
+    /// [`get`](Self::get) can binary-search it), atomically and under the lock.
+    ///
+    /// # Errors
+    ///
+    /// A file that is not ours, [`SessionError::Io`].
+    pub fn compact(&mut self) -> Result<Compaction, SessionError> {
+        self.with_lock(compact_locked)
+    }
+}
+
+/// Compacts the file held by `locked` from a fresh replay of it.
+fn compact_locked(locked: &Locked<'_>) -> Result<Compaction, SessionError> {
+    let mut state = State::default();
+    state
+        .replay_all(&locked.writer.file, locked.header.end)
+        .map_err(SessionError::io(locked.path))?;
+    write_compacted(locked, &state)
+}
+
+/// Replaces the file held by `locked` with the sessions of `state`, sorted.
+pub(crate) fn write_compacted(
+    locked: &Locked<'_>,
+    state: &State,
+) -> Result<Compaction, SessionError> {
+    let mut sessions: Vec<(&str, &Link)> = state.map.iter().map(|(s, l)| (&**s, l)).collect();
+    sessions.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut body = Vec::with_capacity(sessions.len() * 120);
+    for (session, link) in &sessions {
+        let record = Record::Link {
+            session: (*session).into(),
+            persona: (*link.persona).into(),
+            revision: link.revision.as_deref().map(Into::into),
+            at: link.at,
+        };
+        body.extend_from_slice(&record.encode());
+    }
+    let bytes_after = replace(locked.path, &body)?;
+    Ok(Compaction {
+        sessions: sessions.len(),
+        bytes_before: locked.len,
+        bytes_after,
+        skipped: state.skipped,
+    })
+}

@@ -1,0 +1,90 @@
+//! Resolution: which persona a session uses, and whether it fell back.
+
+use crate::catalog::{Entry, Lookup};
+
+use super::error::SessionError;
+use super::state::Link;
+
+/// The persona a session should use.
+///
+/// - linked, and the persona exists → that persona;
+/// - linked to an id that some persona now lists among its `aliases` (it was renamed) → that
+///   persona, not a fallback;
+/// - not linked (a legacy session), or its persona no longer exists → the default persona,
+///   with `fallback` set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution<'p> {
+    /// The session.
+    pub session: String,
+    /// Its link, when it has one.
+    pub link: Option<Link>,
+    /// The persona to use.
+    pub entry: &'p Entry,
+    /// Whether this is the default persona because the session has no live persona.
+    pub fallback: bool,
+    /// Whether the linked id was found among a persona's `aliases` (a renamed persona).
+    pub via_alias: bool,
+}
+
+impl Resolution<'_> {
+    /// The linked persona id, as recorded (`None` for an unknown session).
+    #[must_use]
+    pub fn persona(&self) -> Option<&str> {
+        self.link.as_ref().map(|l| &*l.persona)
+    }
+
+    /// The revision recorded with the link, when there is one.
+    #[must_use]
+    pub fn linked_revision(&self) -> Option<&str> {
+        self.link.as_ref().and_then(|l| l.revision.as_deref())
+    }
+
+    /// Whether the persona changed since the session was linked: not a fallback, and its
+    /// revision differs from the one recorded (unknown when none was recorded: `false`).
+    #[must_use]
+    pub fn changed(&self) -> bool {
+        !self.fallback
+            && self
+                .linked_revision()
+                .is_some_and(|r| r != self.entry.revision)
+    }
+}
+
+/// Resolves `session`, whose link (if any) is `link`, against `personas`, falling back to the
+/// persona `default`.
+///
+/// # Errors
+///
+/// [`SessionError::DefaultMissing`] when the session falls back and `default` is not in
+/// `personas`.
+pub fn resolve<'p, L: Lookup + ?Sized>(
+    session: &str,
+    link: Option<Link>,
+    personas: &'p L,
+    default: &str,
+) -> Result<Resolution<'p>, SessionError> {
+    let found = link.as_ref().and_then(|l| {
+        personas
+            .get(&l.persona)
+            .map(|e| (e, false))
+            .or_else(|| personas.by_alias(&l.persona).map(|e| (e, true)))
+    });
+    let (entry, fallback, via_alias) = match found {
+        Some((entry, via_alias)) => (entry, false, via_alias),
+        None => {
+            let entry = personas
+                .get(default)
+                .ok_or_else(|| SessionError::DefaultMissing {
+                    id: default.to_owned(),
+                })?;
+            (entry, true, false)
+        }
+    };
+    Ok(Resolution {
+        session: session.to_owned(),
+        link,
+        entry,
+        fallback,
+        via_alias,
+    })
+}

@@ -1,0 +1,116 @@
+//! The live sessions in memory: what replaying the log gives, and [`Link`].
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+
+use super::file::{Scan, scan_lines};
+use super::record::Record;
+use super::time::Timestamp;
+
+/// What a session is linked to: the persona's id, its revision at the time, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The persona's id as it was when the session was linked.
+    pub persona: Arc<str>,
+    /// The persona's revision (content hash) then, when recorded.
+    pub revision: Option<Arc<str>>,
+    /// When the link was made.
+    pub at: Timestamp,
+}
+
+impl Link {
+    pub(crate) fn from_record(persona: &str, revision: Option<&str>, at: Timestamp) -> Self {
+        Link {
+            persona: persona.into(),
+            revision: revision.map(Into::into),
+            at,
+        }
+    }
+}
+
+/// Sessions by id. Persona ids and revisions are shared (`Arc`), since many sessions name the
+/// same few.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub map: HashMap<Box<str>, Link, RandomState>,
+    interned: HashSet<Arc<str>, RandomState>,
+    recent: [Option<Arc<str>>; 8],
+    /// Lines that could not be read (torn or hand-damaged), skipped.
+    pub skipped: usize,
+}
+
+impl State {
+    /// An empty state with room for about `sessions` sessions.
+    pub(crate) fn with_capacity(sessions: usize) -> Self {
+        State {
+            map: HashMap::with_capacity_and_hasher(sessions, RandomState::default()),
+            ..State::default()
+        }
+    }
+
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        // Records name a few personas and revisions: the last ones seen are checked first.
+        if let Some(hit) = self.recent.iter().flatten().find(|r| ***r == *s) {
+            return Arc::clone(hit);
+        }
+        let a = self.intern_slow(s);
+        self.recent.rotate_right(1);
+        self.recent[0] = Some(Arc::clone(&a));
+        a
+    }
+
+    fn intern_slow(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.interned.get(s) {
+            return Arc::clone(a);
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.interned.insert(Arc::clone(&a));
+        a
+    }
+
+    /// Applies one record: a link replaces, an unlink removes.
+    pub(crate) fn apply(&mut self, record: Record<'_>) {
+        match record {
+            Record::Link {
+                session,
+                persona,
+                revision,
+                at,
+            } => {
+                let link = Link {
+                    persona: self.intern(&persona),
+                    revision: revision.map(|r| self.intern(&r)),
+                    at,
+                };
+                // One probe: most sessions are new (an old key's copy is simply dropped).
+                self.map.insert(session.into_owned().into_boxed_str(), link);
+            }
+            Record::Unlink { session, .. } => {
+                self.map.remove(&*session);
+            }
+        }
+    }
+
+    /// Replays the complete lines of `file` from `start`, skipping unreadable ones.
+    pub(crate) fn replay(&mut self, file: &File, start: u64) -> io::Result<Scan> {
+        scan_lines(file, start, None, |line, _| match Record::parse(line) {
+            Some(record) => self.apply(record),
+            None => self.skipped += 1,
+        })
+    }
+
+    /// As [`replay`](Self::replay), then also applies a last line that lacks only its newline
+    /// (what the next append would complete): compaction writes what the next append would
+    /// have made visible.
+    pub(crate) fn replay_all(&mut self, file: &File, start: u64) -> io::Result<()> {
+        let scan = self.replay(file, start)?;
+        if let Some(record) = Record::parse(&scan.partial) {
+            self.apply(record);
+        }
+        Ok(())
+    }
+}
