@@ -54,6 +54,7 @@ mod registry;
 mod reload;
 mod render;
 mod schema;
+pub mod server;
 mod sessions;
 mod snapshot;
 mod source;
@@ -76,8 +77,8 @@ pub use render::{
 };
 pub use schema::{SCHEMA_HEADER, SCHEMA_RELATIVE_PATH, persona_schema, schema_text};
 pub use sessions::{
-    Compaction, Durability, Link, Resolution, SESSION_ID_MAX_BYTES, SessionError, SessionIndex,
-    SessionLog, Timestamp, check_session_id, check_sessions, resolve,
+    Compaction, Durability, Link, Resolution, ResolutionView, SESSION_ID_MAX_BYTES, SessionError,
+    SessionIndex, SessionLog, Timestamp, check_session_id, check_sessions, resolve,
 };
 pub use snapshot::Snapshot;
 pub use source::{Position, position};

@@ -19,7 +19,7 @@ use crate::validate::{check_text, stem_id};
 
 mod toml_text;
 
-pub use toml_text::render_new;
+pub use toml_text::{render_new, render_value};
 
 /// Why a write was refused or failed. Nothing was written in any of these cases.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +112,17 @@ impl Store {
         self.create_text(id, &render_new(persona, 0))
     }
 
+    /// Creates `DIR/<id>.toml` from a persona given as a JSON object (as an API receives it):
+    /// unknown keys or wrong types are reported as diagnostics of the file it would write.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create`].
+    pub fn create_value(&self, id: &str, fields: &Value) -> Result<PathBuf, StoreError> {
+        check_id(id)?;
+        self.create_text(id, &render_value(fields, 0))
+    }
+
     /// Creates `DIR/<id>.toml` with `text` as written, after validating it.
     ///
     /// # Errors
@@ -150,6 +161,34 @@ impl Store {
         let new = serde_json::to_value(persona).unwrap_or(Value::Null);
         self.edit(id, |doc| {
             toml_text::apply(doc, &new);
+            Ok(())
+        })
+    }
+
+    /// Replaces persona `id` with `fields` (a JSON object), editing the file in place like
+    /// [`Store::replace`]; keys absent from `fields` are removed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::replace`].
+    pub fn replace_value(&self, id: &str, fields: &Value) -> Result<PathBuf, StoreError> {
+        self.edit(id, |doc| {
+            toml_text::apply(doc, fields);
+            Ok(())
+        })
+    }
+
+    /// Applies a JSON merge patch (RFC 7386) to persona `id`: keys in `patch` replace (tables
+    /// merge), `null` removes; everything else, and its comments, stays.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::replace`].
+    pub fn patch_value(&self, id: &str, patch: &Value) -> Result<PathBuf, StoreError> {
+        self.edit(id, |doc| {
+            let mut current = toml_text::current_json(doc);
+            merge_patch(&mut current, patch);
+            toml_text::apply(doc, &current);
             Ok(())
         })
     }
@@ -365,4 +404,20 @@ fn sync_parent(path: &Path) -> Result<(), Error> {
     File::open(folder)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(folder, e))
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
 }

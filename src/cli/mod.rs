@@ -9,6 +9,7 @@ mod mv;
 mod new;
 mod rm;
 mod schema;
+mod serve;
 mod session;
 mod set;
 mod show;
@@ -95,6 +96,8 @@ pub enum Command {
     Watch(watch::Args),
     /// Link chat sessions to personas: link, show, unlink, list, compact.
     Session(session::Args),
+    /// Serve the HTTP API (personas, sessions, schema, OpenAPI) over the live registry.
+    Serve(serve::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -182,6 +185,7 @@ pub fn main() -> ExitCode {
         Command::Man => completions::man(),
         Command::Watch(args) => watch::run(&cli, args),
         Command::Session(args) => session::run(&cli, args),
+        Command::Serve(args) => serve::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

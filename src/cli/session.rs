@@ -120,20 +120,6 @@ fn link(cli: &Cli, path: &Path, session: &str, persona: &str) -> CmdResult {
     Ok(Outcome::Success)
 }
 
-/// `session show --format json`: the §6 keys first, then the extras.
-#[derive(Serialize)]
-struct Shown<'a> {
-    session: &'a str,
-    persona: Option<&'a str>,
-    resolved: &'a str,
-    fallback: bool,
-    revision: &'a str,
-    linked_revision: Option<&'a str>,
-    changed: bool,
-    via_alias: bool,
-    linked_at: Option<String>,
-}
-
 fn show(cli: &Cli, path: &Path, session: &str, format: Format) -> CmdResult {
     personas::check_session_id(session).map_err(failure)?;
     let link = SessionLog::new(path).get(session).map_err(failure)?;
@@ -142,17 +128,7 @@ fn show(cli: &Cli, path: &Path, session: &str, format: Format) -> CmdResult {
     let entry: &Entry = r.entry;
     print(|out| match format {
         Format::Json => {
-            let shown = Shown {
-                session,
-                persona: r.persona(),
-                resolved: &entry.id,
-                fallback: r.fallback,
-                revision: &entry.revision,
-                linked_revision: r.linked_revision(),
-                changed: r.changed(),
-                via_alias: r.via_alias,
-                linked_at: r.link.as_ref().map(|l| l.at.to_string()),
-            };
+            let shown = r.view();
             serde_json::to_writer(&mut *out, &shown)?;
             writeln!(out)
         }

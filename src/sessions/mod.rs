@@ -30,6 +30,6 @@ pub use check::check_sessions;
 pub use error::{SESSION_ID_MAX_BYTES, SessionError, check_session_id};
 pub use index::SessionIndex;
 pub use log::{Compaction, Durability, SessionLog};
-pub use resolve::{Resolution, resolve};
+pub use resolve::{Resolution, ResolutionView, resolve};
 pub use state::Link;
 pub use time::Timestamp;

@@ -26,7 +26,49 @@ pub struct Resolution<'p> {
     pub via_alias: bool,
 }
 
+/// The JSON form of a [`Resolution`], as `personactl session show --format json` and
+/// `GET /api/sessions/{session}/persona` print it: the §6 keys first
+/// (`session`, `persona`, `resolved`, `fallback`), then `revision` (the persona's now),
+/// `linked_revision`, `changed`, `via_alias` and `linked_at`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ResolutionView<'a> {
+    /// The session id.
+    pub session: &'a str,
+    /// The linked persona id as recorded; `None` (JSON `null`) for an unknown session.
+    pub persona: Option<&'a str>,
+    /// The persona to use.
+    pub resolved: &'a str,
+    /// Whether `resolved` is the default persona because the session has no live persona.
+    pub fallback: bool,
+    /// The revision of the resolved persona now.
+    pub revision: &'a str,
+    /// The revision recorded with the link.
+    pub linked_revision: Option<&'a str>,
+    /// Whether the persona changed since the link.
+    pub changed: bool,
+    /// Whether the link was found through a persona's `aliases`.
+    pub via_alias: bool,
+    /// When the link was made (RFC 3339).
+    pub linked_at: Option<String>,
+}
+
 impl Resolution<'_> {
+    /// The JSON view of this resolution.
+    #[must_use]
+    pub fn view(&self) -> ResolutionView<'_> {
+        ResolutionView {
+            session: &self.session,
+            persona: self.persona(),
+            resolved: &self.entry.id,
+            fallback: self.fallback,
+            revision: &self.entry.revision,
+            linked_revision: self.linked_revision(),
+            changed: self.changed(),
+            via_alias: self.via_alias,
+            linked_at: self.link.as_ref().map(|l| l.at.to_string()),
+        }
+    }
+
     /// The linked persona id, as recorded (`None` for an unknown session).
     #[must_use]
     pub fn persona(&self) -> Option<&str> {

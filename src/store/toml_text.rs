@@ -34,11 +34,19 @@ const KEY_ORDER: &[&str] = &[
 /// personas directory), then the keys in a reader's order, multi-line strings as `"""`.
 #[must_use]
 pub fn render_new(persona: &Persona, depth: usize) -> String {
-    let json = serde_json::to_value(persona).unwrap_or(Value::Null);
+    render_value(&serde_json::to_value(persona).unwrap_or(Value::Null), depth)
+}
+
+/// [`render_new`] for a persona given as a JSON object, valid or not (an API body): known keys
+/// in a reader's order, then any others; `null`s are left out (TOML has no null).
+#[must_use]
+pub fn render_value(fields: &Value, depth: usize) -> String {
     let mut doc = DocumentMut::new();
-    if let Value::Object(map) = &json {
+    if let Value::Object(map) = fields {
         let mut keys: Vec<&String> = map.keys().collect();
         keys.sort_by_key(|k| KEY_ORDER.iter().position(|o| o == k).unwrap_or(usize::MAX));
+        // Top-level tables must follow the plain keys, or the keys would land in the table.
+        keys.sort_by_key(|k| map[*k].is_object());
         for key in keys {
             if let Some(item) = to_item(&map[key], true) {
                 doc.insert(key, item);
@@ -51,6 +59,14 @@ pub fn render_new(persona: &Persona, depth: usize) -> String {
         SCHEMA_HEADER.replacen("../", &"../".repeat(depth + 1), 1)
     };
     format!("{header}\n{doc}")
+}
+
+/// The persona the document holds now, as JSON (`Null` if it does not parse).
+pub(super) fn current_json(doc: &DocumentMut) -> Value {
+    Document::parse(&doc.to_string())
+        .ok()
+        .and_then(|d| d.to_json().ok())
+        .unwrap_or(Value::Null)
 }
 
 /// Parses an existing file for editing.

@@ -1,0 +1,156 @@
+//! The HTTP/JSON API (`personactl serve`): the same operations as the CLI, over the
+//! hot-reloading [`Registry`](crate::Registry), the [`Store`](crate::Store) and the sessions index.
+//!
+//! Reads go through registry snapshots, so an edit made in git shows up without a restart and a
+//! broken file keeps serving its last good version. Writes go through the store (validated,
+//! atomic, comment-preserving) and are applied to the registry before the response, so a client
+//! reads its own writes.
+
+mod auth;
+mod error;
+mod openapi;
+mod personas;
+mod sessions;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::load::MAX_FILE_BYTES;
+use crate::registry::Registry;
+use crate::sessions::SessionIndex;
+use crate::store::Store;
+
+pub use openapi::openapi_document;
+
+/// What the server serves.
+pub struct AppState {
+    registry: Arc<Registry>,
+    store: Store,
+    sessions: Mutex<SessionIndex>,
+    default_persona: String,
+    token: Option<auth::Token>,
+}
+
+impl AppState {
+    /// The state of a server over `registry` (whose directory the store writes to), the
+    /// sessions index at `sessions`, falling back to `default_persona`; with `token`, every
+    /// write needs `Authorization: Bearer <token>`.
+    #[must_use]
+    pub fn new(
+        registry: Arc<Registry>,
+        sessions: SessionIndex,
+        default_persona: String,
+        token: Option<String>,
+    ) -> Self {
+        let store = Store::new(registry.dir());
+        AppState {
+            registry,
+            store,
+            sessions: Mutex::new(sessions),
+            default_persona,
+            token: token.map(|t| auth::Token::new(&t)),
+        }
+    }
+}
+
+/// The router: every endpoint of PRODUCT.md §7, the body limit, auth for writes, one log line
+/// per request.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/api/schema", get(schema))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/personas", get(personas::list).post(personas::create))
+        .route(
+            "/api/personas/{id}",
+            get(personas::get_one)
+                .put(personas::replace)
+                .patch(personas::patch)
+                .delete(personas::delete),
+        )
+        .route(
+            "/api/sessions/{session}/persona",
+            get(sessions::show)
+                .put(sessions::link)
+                .delete(sessions::unlink),
+        )
+        .fallback(error::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token_for_writes,
+        ))
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(MAX_FILE_BYTES).unwrap_or(usize::MAX),
+        ))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes (SIGINT/SIGTERM in the CLI),
+/// letting requests in flight finish.
+///
+/// # Errors
+///
+/// When the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        "{method} {path} {} {:.1}ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let status = state.registry.status();
+    let secs = status
+        .last_reload
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last_reload =
+        crate::sessions::Timestamp::from_unix(i64::try_from(secs).unwrap_or(0)).to_string();
+    let body = json!({
+        "status": if status.success { "ok" } else { "degraded" },
+        "generation": status.generation,
+        "personas": status.personas,
+        "files": status.files,
+        "reload_successful": status.success,
+        "last_reload": last_reload,
+        "errors": &*status.errors,
+        "watch_error": status.watch_error,
+    });
+    axum::Json(body).into_response()
+}
+
+async fn schema() -> axum::Json<Value> {
+    axum::Json(crate::schema::persona_schema())
+}
+
+async fn openapi() -> axum::Json<Value> {
+    axum::Json(openapi_document())
+}

@@ -1,0 +1,245 @@
+//! The OpenAPI 3.1 document of the API. The persona schemas are the generated persona JSON
+//! Schema itself (OpenAPI 3.1 speaks JSON Schema 2020-12), adapted per operation: never
+//! written twice.
+
+use serde_json::{Map, Value, json};
+
+use crate::schema::persona_schema;
+
+/// The OpenAPI 3.1 document served at `GET /api/openapi.json`.
+#[must_use]
+pub fn openapi_document() -> Value {
+    let (persona, defs) = persona_component();
+    let mut schemas = Map::new();
+    schemas.extend(defs);
+    schemas.insert("Persona".into(), persona.clone());
+    schemas.insert(
+        "PersonaOut".into(),
+        with_extra(&persona, &["id", "revision"], true),
+    );
+    schemas.insert("NewPersona".into(), with_extra(&persona, &["id"], false));
+    schemas.insert("PersonaReplace".into(), with_extra(&persona, &[], false));
+    schemas.insert("PersonaPatch".into(), patch_schema(&persona));
+    schemas.insert("Diagnostic".into(), diagnostic_schema());
+    schemas.insert(
+        "Error".into(),
+        json!({"type": "object", "required": ["error"], "properties": {
+            "error": {"type": "string"},
+            "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}}
+        }}),
+    );
+    schemas.insert("Resolution".into(), resolution_schema());
+    schemas.insert(
+        "LinkRequest".into(),
+        json!({"type": "object", "required": ["persona"], "properties": {"persona": {"type": "string", "description": "A persona id (or a former id listed in some persona's aliases)."}}}),
+    );
+    schemas.insert("Health".into(), health_schema());
+
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The persona id (lowercase kebab-case); anything else names no persona (404)."});
+    let session = json!({"name": "session", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 256}, "description": "An opaque session id: 1–256 bytes, no control characters."});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "personactl",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "AI chat personas as TOML files: read through a hot-reloading registry, written as validated, atomic, comment-preserving file edits, and chat sessions linked to personas."
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "Needed for writes when the server runs with --token (or PERSONAS_TOKEN)."}}
+        },
+        "paths": {
+            "/healthz": {"get": {"operationId": "health", "summary": "Liveness and the registry's last reload", "responses": {"200": body("The server is up; `status` is `degraded` when the last reload left errors.", "Health")}}},
+            "/api/schema": {"get": {"operationId": "personaSchema", "summary": "The persona JSON Schema", "responses": {"200": {"description": "The schema", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/api/openapi.json": {"get": {"operationId": "openapi", "summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/api/personas": {
+                "get": {
+                    "operationId": "listPersonas",
+                    "summary": "Personas in picker order (order, then id)",
+                    "parameters": [{"name": "all", "in": "query", "required": false, "schema": {"type": "boolean"}, "description": "Include hidden personas."}],
+                    "responses": {"200": {"description": "The personas", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/PersonaOut"}}}}}}
+                },
+                "post": write_op("createPersona", "Create a persona file", "NewPersona", "201", "Created", &["400", "401", "403", "409", "413", "422"])
+            },
+            "/api/personas/{id}": {
+                "parameters": [id],
+                "get": {"operationId": "getPersona", "summary": "One persona, as the registry serves it", "responses": {"200": body("The persona", "PersonaOut"), "404": error("No such persona")}},
+                "put": write_op("replacePersona", "Replace a persona (the file is edited in place; comments stay)", "PersonaReplace", "200", "Replaced", &["400", "401", "403", "404", "409", "413", "422"]),
+                "patch": write_op("patchPersona", "Change some keys (JSON merge patch; null removes a key)", "PersonaPatch", "200", "Patched", &["400", "401", "403", "404", "409", "413", "422"]),
+                "delete": {"operationId": "deletePersona", "summary": "Delete a persona file", "security": security(), "responses": responses_with(json!({"204": {"description": "Deleted"}}), &["401", "403", "404"])}
+            },
+            "/api/sessions/{session}/persona": {
+                "parameters": [session],
+                "get": {"operationId": "resolveSession", "summary": "The persona a session uses (falls back to the default)", "responses": responses_with(json!({"200": body("The resolution", "Resolution")}), &["400", "503"])},
+                "put": {
+                    "operationId": "linkSession",
+                    "summary": "Link a session to a persona",
+                    "security": security(),
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LinkRequest"}}}},
+                    "responses": responses_with(json!({"200": body("Linked; the new resolution", "Resolution")}), &["400", "401", "403", "413", "422", "503"])
+                },
+                "delete": {"operationId": "unlinkSession", "summary": "Unlink a session", "security": security(), "responses": responses_with(json!({"204": {"description": "Unlinked"}}), &["400", "401", "403", "404"])}
+            }
+        }
+    })
+}
+
+/// The persona schema as a component: `$defs` moved to `components/schemas` and references
+/// rewritten, `$schema` dropped (the document's dialect is 2020-12 already).
+fn persona_component() -> (Value, Map<String, Value>) {
+    let mut schema = persona_schema();
+    let defs = schema
+        .as_object_mut()
+        .and_then(|m| {
+            m.remove("$schema");
+            m.remove("$defs")
+        })
+        .and_then(|d| d.as_object().cloned())
+        .unwrap_or_default();
+    rewrite_refs(&mut schema);
+    let defs = defs
+        .into_iter()
+        .map(|(k, mut v)| {
+            rewrite_refs(&mut v);
+            (k, v)
+        })
+        .collect();
+    (schema, defs)
+}
+
+fn rewrite_refs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get_mut("$ref")
+                && let Some(name) = r.strip_prefix("#/$defs/")
+            {
+                *r = format!("#/components/schemas/{name}");
+            }
+            map.values_mut().for_each(rewrite_refs);
+        }
+        Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
+        _ => {}
+    }
+}
+
+/// The persona schema plus `revision` (and, with `output`, `id`/`revision` required).
+fn with_extra(persona: &Value, required: &[&str], output: bool) -> Value {
+    let mut schema = persona.clone();
+    if let Some(map) = schema.as_object_mut() {
+        map.remove("title");
+        if let Some(Value::Object(props)) = map.get_mut("properties") {
+            let description = if output {
+                "The persona's revision: a content hash of the persona as loaded."
+            } else {
+                "Optional precondition: the revision the change is based on (409 if the persona changed since)."
+            };
+            props.insert(
+                "revision".into(),
+                json!({"type": "string", "description": description}),
+            );
+        }
+        if let Some(Value::Array(req)) = map.get_mut("required") {
+            for r in required {
+                req.push(json!(r));
+            }
+        }
+    }
+    schema
+}
+
+fn patch_schema(persona: &Value) -> Value {
+    let mut props = Map::new();
+    if let Some(Value::Object(p)) = persona.get("properties") {
+        for (k, v) in p {
+            props.insert(k.clone(), json!({"anyOf": [v, {"type": "null"}]}));
+        }
+    }
+    props.insert("revision".into(), json!({"type": "string", "description": "Optional precondition (409 if the persona changed since)."}));
+    json!({"type": "object", "additionalProperties": false, "properties": props, "description": "A JSON merge patch (RFC 7386) of a persona: keys replace, tables merge, null removes."})
+}
+
+fn diagnostic_schema() -> Value {
+    json!({"type": "object", "required": ["path", "line", "column", "severity", "code", "message", "hint"], "properties": {
+        "path": {"type": "string"},
+        "line": {"type": "integer", "minimum": 1},
+        "column": {"type": "integer", "minimum": 1},
+        "severity": {"enum": ["error", "warning"]},
+        "code": {"type": "string", "description": "A stable dotted code such as `schema.range`."},
+        "message": {"type": "string"},
+        "hint": {"type": ["string", "null"]}
+    }})
+}
+
+fn resolution_schema() -> Value {
+    json!({"type": "object", "required": ["session", "persona", "resolved", "fallback"], "properties": {
+        "session": {"type": "string"},
+        "persona": {"type": ["string", "null"], "description": "The linked persona id; null for an unknown session."},
+        "resolved": {"type": "string", "description": "The persona to use."},
+        "fallback": {"type": "boolean", "description": "Whether this is the default persona because the session has no live persona."},
+        "revision": {"type": "string"},
+        "linked_revision": {"type": ["string", "null"]},
+        "changed": {"type": "boolean"},
+        "via_alias": {"type": "boolean"},
+        "linked_at": {"type": ["string", "null"]}
+    }})
+}
+
+fn health_schema() -> Value {
+    json!({"type": "object", "required": ["status", "generation", "reload_successful", "errors"], "properties": {
+        "status": {"enum": ["ok", "degraded"]},
+        "generation": {"type": "integer"},
+        "personas": {"type": "integer"},
+        "files": {"type": "integer"},
+        "reload_successful": {"type": "boolean"},
+        "last_reload": {"type": "string"},
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}},
+        "watch_error": {"type": ["string", "null"]}
+    }})
+}
+
+fn body(description: &str, schema: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+}
+
+fn error(description: &str) -> Value {
+    body(description, "Error")
+}
+
+fn security() -> Value {
+    json!([{}, {"bearer": []}])
+}
+
+fn responses_with(mut responses: Value, errors: &[&str]) -> Value {
+    for code in errors {
+        let description = match *code {
+            "400" => "Malformed request (bad JSON, bad session id)",
+            "401" => "A token is needed for writes",
+            "403" => "Wrong token",
+            "404" => "No such persona or link",
+            "409" => "The id exists already, or the persona changed since `revision`",
+            "413" => "Body over 1 MiB",
+            "422" => "Not a valid persona: diagnostics in the §4 shape",
+            "503" => "The default persona is missing",
+            _ => "Error",
+        };
+        responses[*code] = error(description);
+    }
+    responses
+}
+
+fn write_op(
+    operation: &str,
+    summary: &str,
+    schema: &str,
+    ok: &str,
+    ok_description: &str,
+    errors: &[&str],
+) -> Value {
+    json!({
+        "operationId": operation,
+        "summary": summary,
+        "security": security(),
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}},
+        "responses": responses_with(json!({ok: body(ok_description, "PersonaOut")}), errors)
+    })
+}

@@ -1,0 +1,122 @@
+//! `/api/sessions/{session}/persona`: resolve, link, unlink.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::AppState;
+use super::error::ApiError;
+use super::personas::{blocking, body_object};
+use crate::sessions::{SessionError, check_session_id};
+
+fn session_error(e: SessionError) -> ApiError {
+    match e {
+        SessionError::InvalidSession { .. } => {
+            ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+        }
+        SessionError::DefaultMissing { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+fn session_id(session: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    let Path(session) =
+        session.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    check_session_id(&session).map_err(session_error)?;
+    Ok(session)
+}
+
+pub(super) async fn show(
+    State(state): State<Arc<AppState>>,
+    session: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let session = session_id(session)?;
+    let state2 = state.clone();
+    blocking(move || {
+        let snapshot = state2.registry.snapshot();
+        // A poisoned lock means a panic elsewhere mid-update; the index re-reads the file on
+        // every access, so carrying on with it is safe.
+        let mut index = state2
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let resolution = index
+            .resolve(&session, &*snapshot, &state2.default_persona)
+            .map_err(session_error)?;
+        Ok::<_, ApiError>(
+            Json(serde_json::to_value(resolution.view()).unwrap_or(Value::Null)).into_response(),
+        )
+    })
+    .await?
+}
+
+pub(super) async fn link(
+    State(state): State<Arc<AppState>>,
+    session: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let session = session_id(session)?;
+    let fields = body_object(body)?;
+    let Some(Value::String(persona)) = fields.get("persona") else {
+        return Err(ApiError::invalid(
+            "the body must be {\"persona\": \"<id>\"}",
+            Vec::new(),
+        ));
+    };
+    let persona = persona.clone();
+    let state2 = state.clone();
+    blocking(move || {
+        let snapshot = state2.registry.snapshot();
+        let entry = snapshot
+            .get(&persona)
+            .or_else(|| snapshot.by_alias(&persona))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    format!("no persona `{persona}`; nothing was linked"),
+                    Vec::new(),
+                )
+            })?;
+        let mut index = state2
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        index.link(&session, entry).map_err(session_error)?;
+        let resolution = index
+            .resolve(&session, &*snapshot, &state2.default_persona)
+            .map_err(session_error)?;
+        Ok::<_, ApiError>(
+            Json(serde_json::to_value(resolution.view()).unwrap_or(Value::Null)).into_response(),
+        )
+    })
+    .await?
+}
+
+pub(super) async fn unlink(
+    State(state): State<Arc<AppState>>,
+    session: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let session = session_id(session)?;
+    let state2 = state.clone();
+    blocking(move || {
+        let mut index = state2
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if index.unlink(&session).map_err(session_error)? {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        } else {
+            Err(ApiError::not_found(format!(
+                "session `{session}` is not linked"
+            )))
+        }
+    })
+    .await?
+}

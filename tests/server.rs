@@ -1,0 +1,545 @@
+//! The real `personactl serve` on 127.0.0.1:0, driven by a real HTTP client (and raw sockets
+//! for paths a client would normalise).
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use util::{TempTree, personactl};
+
+const COACH: &str = r#"#:schema ../schema/persona.schema.json
+# Reviewed by the wellbeing team: keep this comment.
+name = "Coach"
+description = "Helps you reach a goal."
+icon = "🧭"
+system_prompt = """
+You are a coach.
+"""
+
+[model]
+temperature = 0.6 # warm but focused
+"#;
+
+/// A running server over a temp personas directory; stopped (SIGTERM) on drop.
+struct Server {
+    child: Child,
+    base: String,
+    tree: TempTree,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Self {
+        let tree = TempTree::new()
+            .file("p/coach.toml", COACH)
+            .file(
+                "p/journaling-assistant.toml",
+                &COACH.replace("Coach", "Journal"),
+            )
+            .file(
+                "p/base.toml",
+                &COACH.replace("name = \"Coach\"", "name = \"Base\"\nhidden = true"),
+            );
+        Self::start_in(tree, extra)
+    }
+
+    fn start_in(tree: TempTree, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_personactl"))
+            .arg("--dir")
+            .arg(tree.path("p"))
+            .arg("--sessions")
+            .arg(tree.path("sessions.jsonl"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("PERSONAS_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("a first line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("`listening on URL`")
+            .to_owned();
+        Server { child, base, tree }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.tree.path("p")
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let url = format!("{}{path}", self.base);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let response = match (method, body) {
+            ("GET", _) => with_auth(agent.get(&url), auth.as_deref()).call(),
+            ("DELETE", _) => with_auth(agent.delete(&url), auth.as_deref()).call(),
+            ("POST", Some(b)) => with_auth(agent.post(&url), auth.as_deref())
+                .content_type("application/json")
+                .send(b),
+            ("PUT", Some(b)) => with_auth(agent.put(&url), auth.as_deref())
+                .content_type("application/json")
+                .send(b),
+            ("PATCH", Some(b)) => with_auth(agent.patch(&url), auth.as_deref())
+                .content_type("application/json")
+                .send(b),
+            other => panic!("unsupported call {other:?}"),
+        }
+        .expect("the server answers");
+        let status = response.status().as_u16();
+        let text = response.into_body().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None, None)
+    }
+
+    /// The status line of a request sent byte for byte (no client-side path normalisation).
+    fn raw_status(&self, method: &str, target: &str) -> u16 {
+        let addr = self.base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        write!(stream, "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Polls `f` until it returns true (10 s at most).
+    fn eventually(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server with SIGTERM and returns its exit code.
+    fn stop(mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn with_auth<B>(request: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
+    match auth {
+        Some(a) => request.header("Authorization", a),
+        None => request,
+    }
+}
+
+fn new_persona(id: &str) -> String {
+    json!({"id": id, "name": "Bot", "description": "A test bot.", "icon": "🤖", "system_prompt": "You are a bot.\nBe brief.\n"}).to_string()
+}
+
+#[test]
+fn reads_list_get_schema_openapi_health() {
+    let s = Server::start(&[]);
+    let (status, list) = s.get("/api/personas");
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["coach", "journaling-assistant"],
+        "hidden personas are not listed"
+    );
+    let (_, all) = s.get("/api/personas?all=true");
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let (status, coach) = s.get("/api/personas/coach");
+    assert_eq!(status, 200);
+    assert_eq!(coach["name"], "Coach");
+    assert_eq!(coach["id"], "coach");
+    assert_eq!(coach["revision"].as_str().unwrap().len(), 16);
+    assert_eq!(s.get("/api/personas/nobody").0, 404);
+    let (status, schema) = s.get("/api/schema");
+    assert_eq!(status, 200);
+    assert_eq!(schema, personas::persona_schema());
+    let (status, doc) = s.get("/api/openapi.json");
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/personas/{id}"]["put"].is_object());
+    let (status, health) = s.get("/healthz");
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["reload_successful"], true);
+    assert_eq!(s.get("/no/such/endpoint").0, 404);
+}
+
+#[test]
+fn create_replace_patch_delete_with_their_status_codes() {
+    let s = Server::start(&[]);
+    let (status, created) = s.call("POST", "/api/personas", Some(&new_persona("bot")), None);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["id"], "bot");
+    let file = std::fs::read_to_string(s.dir().join("bot.toml")).unwrap();
+    assert!(
+        file.starts_with("#:schema ../schema/persona.schema.json\n"),
+        "{file}"
+    );
+    assert!(
+        file.contains("system_prompt = \"\"\"\nYou are a bot.\nBe brief.\n\"\"\""),
+        "{file}"
+    );
+    assert_eq!(
+        s.get("/api/personas/bot").0,
+        200,
+        "a client reads its own write"
+    );
+
+    assert_eq!(
+        s.call("POST", "/api/personas", Some(&new_persona("bot")), None)
+            .0,
+        409
+    );
+    assert_eq!(
+        s.call("POST", "/api/personas", Some("{\"id\": "), None).0,
+        400
+    );
+    assert_eq!(s.call("POST", "/api/personas", Some("[1, 2]"), None).0, 422);
+    let (status, body) = s.call(
+        "POST",
+        "/api/personas",
+        Some(&json!({"id": "x", "name": "X"}).to_string()),
+        None,
+    );
+    assert_eq!(status, 422);
+    assert_eq!(body["diagnostics"][0]["code"], "schema.required");
+    let huge = json!({"id": "big", "name": "B", "description": "d", "icon": "i", "system_prompt": "x".repeat(1_100_000)});
+    assert_eq!(
+        s.call("POST", "/api/personas", Some(&huge.to_string()), None)
+            .0,
+        413
+    );
+
+    let mut replaced: Value = serde_json::from_str(&new_persona("bot")).unwrap();
+    replaced["name"] = json!("Robot");
+    let (status, body) = s.call(
+        "PUT",
+        "/api/personas/bot",
+        Some(&replaced.to_string()),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Robot");
+    replaced.as_object_mut().unwrap().remove("id");
+    assert_eq!(
+        s.call(
+            "PUT",
+            "/api/personas/nobody",
+            Some(&replaced.to_string()),
+            None
+        )
+        .0,
+        404
+    );
+    let (status, body) = s.call(
+        "PATCH",
+        "/api/personas/bot",
+        Some(r#"{"model": {"temperature": 3}}"#),
+        None,
+    );
+    assert_eq!(status, 422);
+    assert_eq!(body["diagnostics"][0]["code"], "schema.range");
+    assert_eq!(
+        body["diagnostics"][0]["message"],
+        "`model.temperature` 3 is above the maximum 2"
+    );
+    let (status, body) = s.call(
+        "PATCH",
+        "/api/personas/bot",
+        Some(r#"{"greeting": "Hi!"}"#),
+        None,
+    );
+    assert_eq!((status, &body["greeting"]), (200, &json!("Hi!")));
+    let stale = json!({"revision": "0000000000000000", "greeting": "Hello"}).to_string();
+    assert_eq!(
+        s.call("PATCH", "/api/personas/bot", Some(&stale), None).0,
+        409
+    );
+
+    assert_eq!(s.call("DELETE", "/api/personas/bot", None, None).0, 204);
+    assert_eq!(s.get("/api/personas/bot").0, 404);
+    assert_eq!(s.call("DELETE", "/api/personas/bot", None, None).0, 404);
+    assert!(!s.dir().join("bot.toml").exists());
+}
+
+#[test]
+fn a_comment_survives_a_put() {
+    let s = Server::start(&[]);
+    let (_, mut coach) = s.get("/api/personas/coach");
+    coach["description"] = json!("Helps you reach a goal, one step at a time.");
+    let (status, _) = s.call("PUT", "/api/personas/coach", Some(&coach.to_string()), None);
+    assert_eq!(status, 200);
+    let file = std::fs::read_to_string(s.dir().join("coach.toml")).unwrap();
+    assert!(
+        file.contains("# Reviewed by the wellbeing team: keep this comment."),
+        "{file}"
+    );
+    assert!(
+        file.contains("temperature = 0.6 # warm but focused"),
+        "{file}"
+    );
+    assert!(file.contains("one step at a time"));
+}
+
+#[test]
+fn writes_need_the_token_when_one_is_set() {
+    let s = Server::start(&["--token", "s3cret"]);
+    let body = new_persona("bot");
+    assert_eq!(s.call("POST", "/api/personas", Some(&body), None).0, 401);
+    assert_eq!(
+        s.call("POST", "/api/personas", Some(&body), Some("wrong"))
+            .0,
+        403
+    );
+    assert_eq!(
+        s.call("DELETE", "/api/personas/coach", None, Some("s3cre"))
+            .0,
+        403
+    );
+    assert_eq!(
+        s.call(
+            "PUT",
+            "/api/sessions/s1/persona",
+            Some(r#"{"persona":"coach"}"#),
+            None
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        s.call("POST", "/api/personas", Some(&body), Some("s3cret"))
+            .0,
+        201
+    );
+    assert_eq!(s.get("/api/personas/coach").0, 200, "reads need no token");
+    assert!(s.dir().join("coach.toml").exists());
+}
+
+#[test]
+fn no_request_names_a_path_outside_the_directory() {
+    let s = Server::start(&[]);
+    std::fs::write(s.tree.path("secret.toml"), COACH).unwrap();
+    for target in [
+        "/api/personas/..",
+        "/api/personas/%2e%2e",
+        "/api/personas/..%2Fsecret",
+        "/api/personas/..%2F..%2Fetc%2Fpasswd",
+        "/api/personas/%2Fetc%2Fpasswd",
+        "/api/personas/coach%00",
+        "/api/personas/Coach",
+    ] {
+        for method in ["GET", "PUT", "PATCH", "DELETE"] {
+            let status = s.raw_status(method, target);
+            assert!(
+                status == 404 || status == 400,
+                "{method} {target} gave {status}"
+            );
+        }
+    }
+    let body = json!({"id": "../secret", "name": "X", "description": "d", "icon": "i", "system_prompt": "p"}).to_string();
+    assert_eq!(s.call("POST", "/api/personas", Some(&body), None).0, 422);
+    assert!(s.tree.path("secret.toml").exists(), "untouched");
+    for session in ["a%00b", "a%0Ab", &"x".repeat(257)] {
+        assert_eq!(
+            s.raw_status("GET", &format!("/api/sessions/{session}/persona")),
+            400,
+            "{session}"
+        );
+    }
+}
+
+#[test]
+fn concurrent_creates_of_distinct_and_identical_ids() {
+    let s = Server::start(&[]);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    s.call("POST", "/api/personas", Some(&new_persona("same")), None)
+                        .0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 409).count(),
+        7,
+        "{statuses:?}"
+    );
+    std::thread::scope(|scope| {
+        for i in 0..8 {
+            let s = &s;
+            scope.spawn(move || {
+                assert_eq!(
+                    s.call(
+                        "POST",
+                        "/api/personas",
+                        Some(&new_persona(&format!("p-{i}"))),
+                        None
+                    )
+                    .0,
+                    201
+                )
+            });
+        }
+    });
+    let (_, list) = s.get("/api/personas");
+    assert_eq!(list.as_array().unwrap().len(), 2 + 9);
+}
+
+#[test]
+fn edits_on_disk_show_up_and_a_broken_file_keeps_its_last_good_version() {
+    let s = Server::start(&[]);
+    let path = s.dir().join("coach.toml");
+    std::fs::write(
+        &path,
+        COACH.replace("Helps you reach a goal.", "Edited in git."),
+    )
+    .unwrap();
+    s.eventually("the edit is served", || {
+        s.get("/api/personas/coach").1["description"] == "Edited in git."
+    });
+    std::fs::write(&path, "name = \"broken").unwrap();
+    s.eventually("health reports the broken file", || {
+        s.get("/healthz").1["status"] == "degraded"
+    });
+    let (status, coach) = s.get("/api/personas/coach");
+    assert_eq!(status, 200);
+    assert_eq!(coach["description"], "Edited in git.", "last good version");
+    assert_eq!(s.get("/healthz").1["errors"][0]["code"], "toml.syntax");
+}
+
+#[test]
+fn sessions_are_shared_with_the_cli() {
+    let s = Server::start(&[]);
+    let (status, body) = s.call(
+        "PUT",
+        "/api/sessions/chat-1/persona",
+        Some(r#"{"persona":"coach"}"#),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["resolved"], "coach");
+    let shown = personactl()
+        .arg("--dir")
+        .arg(s.dir())
+        .arg("--sessions")
+        .arg(s.tree.path("sessions.jsonl"))
+        .args(["session", "show", "chat-1", "--format", "json"])
+        .run();
+    shown.assert_exit(0);
+    assert!(
+        shown.stdout.contains("\"resolved\":\"coach\""),
+        "{}",
+        shown.stdout
+    );
+    personactl()
+        .arg("--dir")
+        .arg(s.dir())
+        .arg("--sessions")
+        .arg(s.tree.path("sessions.jsonl"))
+        .args(["session", "link", "chat-2", "coach"])
+        .run()
+        .assert_exit(0);
+    let (status, body) = s.get("/api/sessions/chat-2/persona");
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({
+            "session": "chat-2", "persona": "coach", "resolved": "coach", "fallback": false,
+            "revision": body["revision"], "linked_revision": body["revision"], "changed": false,
+            "via_alias": false, "linked_at": body["linked_at"]
+        })
+    );
+    let (_, legacy) = s.get("/api/sessions/legacy/persona");
+    assert_eq!(
+        (
+            legacy["persona"].clone(),
+            legacy["resolved"].clone(),
+            legacy["fallback"].clone()
+        ),
+        (Value::Null, json!("journaling-assistant"), json!(true))
+    );
+    assert_eq!(
+        s.call(
+            "PUT",
+            "/api/sessions/chat-3/persona",
+            Some(r#"{"persona":"nobody"}"#),
+            None
+        )
+        .0,
+        422
+    );
+    assert_eq!(
+        s.call("DELETE", "/api/sessions/chat-1/persona", None, None)
+            .0,
+        204
+    );
+    assert_eq!(
+        s.call("DELETE", "/api/sessions/chat-1/persona", None, None)
+            .0,
+        404
+    );
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let s = Server::start(&[]);
+    assert_eq!(s.get("/healthz").0, 200);
+    assert_eq!(s.stop(), Some(0));
+}
+
+#[test]
+fn a_missing_directory_is_exit_2() {
+    let t = TempTree::new();
+    let run = personactl()
+        .arg("--dir")
+        .arg(t.path("nope"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .run();
+    run.assert_exit(2);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+}
