@@ -15,10 +15,13 @@ pub fn openapi_document() -> Value {
     schemas.insert("Persona".into(), persona.clone());
     schemas.insert(
         "PersonaOut".into(),
-        with_extra(&persona, &["id", "revision"], true),
+        with_extra(&persona, &["id", "revision"], Some(true)),
     );
-    schemas.insert("NewPersona".into(), with_extra(&persona, &["id"], false));
-    schemas.insert("PersonaReplace".into(), with_extra(&persona, &[], false));
+    schemas.insert("NewPersona".into(), with_extra(&persona, &["id"], None));
+    schemas.insert(
+        "PersonaReplace".into(),
+        without_id(with_extra(&persona, &[], Some(false))),
+    );
     schemas.insert("PersonaPatch".into(), patch_schema(&persona));
     schemas.insert("Diagnostic".into(), diagnostic_schema());
     schemas.insert(
@@ -122,12 +125,13 @@ fn rewrite_refs(value: &mut Value) {
     }
 }
 
-/// The persona schema plus `revision` (and, with `output`, `id`/`revision` required).
-fn with_extra(persona: &Value, required: &[&str], output: bool) -> Value {
+/// The persona schema with `required` added, and a `revision` property: the persona's revision
+/// in output (`Some(true)`), an optional precondition in input (`Some(false)`), none (`None`).
+fn with_extra(persona: &Value, required: &[&str], revision: Option<bool>) -> Value {
     let mut schema = persona.clone();
     if let Some(map) = schema.as_object_mut() {
         map.remove("title");
-        if let Some(Value::Object(props)) = map.get_mut("properties") {
+        if let (Some(output), Some(Value::Object(props))) = (revision, map.get_mut("properties")) {
             let description = if output {
                 "The persona's revision: a content hash of the persona as loaded."
             } else {
@@ -147,10 +151,18 @@ fn with_extra(persona: &Value, required: &[&str], output: bool) -> Value {
     schema
 }
 
+/// Bodies addressed by the path's id do not repeat it (one equal to the path's is tolerated).
+fn without_id(mut schema: Value) -> Value {
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        props.remove("id");
+    }
+    schema
+}
+
 fn patch_schema(persona: &Value) -> Value {
     let mut props = Map::new();
     if let Some(Value::Object(p)) = persona.get("properties") {
-        for (k, v) in p {
+        for (k, v) in p.iter().filter(|(k, _)| *k != "id") {
             props.insert(k.clone(), json!({"anyOf": [v, {"type": "null"}]}));
         }
     }
