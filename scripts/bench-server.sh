@@ -13,22 +13,9 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 
 cargo build --release --quiet
 work=$(mktemp -d)
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-target/release/personactl init "$work/personas" >/dev/null
-target/release/personactl --dir "$work/personas" --sessions "$work/sessions.jsonl" \
-  serve --addr 127.0.0.1:0 >"$work/out" 2>/dev/null &
-server=$!
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$work/out" 2>/dev/null && break
-  sleep 0.1
-done
-url=$(sed -n 's/^listening on //p' "$work/out")
+# shellcheck source=scripts/start-server.sh
+source scripts/start-server.sh
+start_server target/release/personactl "$work"
 
 printf '%s cores, %s s per route, %s connections, wrk with 1 thread (the server gets the rest)\n' "$(nproc)" "$secs" "$conns"
 for route in /healthz /api/personas/coach; do

@@ -18,23 +18,9 @@ fi
 
 cargo build --quiet
 work=$(mktemp -d)
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-target/debug/personactl init "$work/personas" >/dev/null
-target/debug/personactl --dir "$work/personas" --sessions "$work/sessions.jsonl" \
-  serve --addr 127.0.0.1:0 >"$work/out" 2>"$work/log" &
-server=$!
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$work/out" 2>/dev/null && break
-  sleep 0.1
-done
-url=$(sed -n 's/^listening on //p' "$work/out")
-[ -n "$url" ] || { echo "the server did not start:"; cat "$work/log"; exit 1; }
+# shellcheck source=scripts/start-server.sh
+source scripts/start-server.sh
+start_server target/debug/personactl "$work"
 
 "$venv/bin/schemathesis" run "$url/api/openapi.json" \
   --max-examples "$examples" --seed 1 --no-color --generation-database none \
