@@ -25,50 +25,10 @@ pub struct Snapshot {
     pub(crate) aliases: HashMap<Arc<str>, Arc<str>, IdHash>,
 }
 
-/// A fast hash for persona ids (the Fx multiply-rotate hash, as in rustc). Ids come from
-/// file names in the team's own repository, not from requests, so the map needs speed more
-/// than resistance to chosen collisions; a lookup by a request's id only reads.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct IdHash;
-
-impl std::hash::BuildHasher for IdHash {
-    type Hasher = IdHasher;
-    fn build_hasher(&self) -> IdHasher {
-        IdHasher(0)
-    }
-}
-
-/// The hasher of [`IdHash`].
-pub(crate) struct IdHasher(u64);
-
-impl IdHasher {
-    const K: u64 = 0xf135_7aea_2e62_a9c5;
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(Self::K);
-    }
-}
-
-impl std::hash::Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(w) ^ (rest.len() as u64) << 56);
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn finish(&self) -> u64 {
-        // Fold the high bits down: hashbrown takes its buckets from the low bits.
-        self.0.rotate_left(26)
-    }
-}
+/// A fast hash for persona ids (foldhash, fixed seed). Ids come from file names in the
+/// team's own repository, not from requests, so the map needs speed more than resistance to
+/// chosen collisions; a lookup by a request's id only reads.
+pub(crate) type IdHash = foldhash::fast::FixedState;
 
 impl Snapshot {
     pub(crate) fn empty(dir: Arc<Path>, default_id: Arc<str>) -> Self {
