@@ -3,10 +3,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Serialize, Serializer};
 
 /// How serious a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The input is invalid: `personactl validate` exits 1.
@@ -203,18 +204,22 @@ pub struct Related {
 ///
 /// Its JSON form is exactly the §4 shape:
 /// `{"path", "line", "column", "severity", "code", "message", "hint"}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Diagnostic {
     /// The file the problem is in, as it was named on the command line or found under a folder.
     #[serde(serialize_with = "serialize_path")]
+    #[schemars(with = "String")]
     pub path: PathBuf,
     /// 1-based line of the offending key or value (for a missing key: the table that lacks it).
+    #[schemars(range(min = 1))]
     pub line: usize,
     /// 1-based column, counted in characters.
+    #[schemars(range(min = 1))]
     pub column: usize,
     /// Error or warning.
     pub severity: Severity,
-    /// The stable code.
+    /// The stable dotted code, e.g. `schema.range`.
+    #[schemars(with = "String")]
     pub code: Code,
     /// What is wrong, in the user's terms.
     pub message: String,

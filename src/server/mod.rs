@@ -21,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::load::MAX_FILE_BYTES;
 use crate::registry::Registry;
@@ -126,24 +126,59 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
+/// `GET /healthz`: the server is up, and how the registry's last reload went.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` when the last reload left errors (last good versions are served).
+    pub status: HealthStatus,
+    /// The registry's generation.
+    pub generation: u64,
+    /// Live personas.
+    pub personas: usize,
+    /// Persona files in the directory, valid or not.
+    pub files: usize,
+    /// Whether the last reload applied every file (like Prometheus's
+    /// `config_last_reload_successful`).
+    pub reload_successful: bool,
+    /// When the last reload ran (RFC 3339).
+    pub last_reload: String,
+    /// Every current error in the personas directory.
+    pub errors: Vec<crate::diagnostic::Diagnostic>,
+    /// A problem of the directory or the watcher itself.
+    pub watch_error: Option<String>,
+}
+
+/// The value of [`Health::status`].
+#[derive(Debug, Clone, Copy, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Every file applied.
+    Ok,
+    /// Some files are invalid or the directory is unreadable; last good versions are served.
+    Degraded,
+}
+
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     let status = state.registry.status();
     let secs = status
         .last_reload
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let last_reload =
-        crate::sessions::Timestamp::from_unix(i64::try_from(secs).unwrap_or(0)).to_string();
-    let body = json!({
-        "status": if status.success { "ok" } else { "degraded" },
-        "generation": status.generation,
-        "personas": status.personas,
-        "files": status.files,
-        "reload_successful": status.success,
-        "last_reload": last_reload,
-        "errors": &*status.errors,
-        "watch_error": status.watch_error,
-    });
+    let body = Health {
+        status: if status.success {
+            HealthStatus::Ok
+        } else {
+            HealthStatus::Degraded
+        },
+        generation: status.generation,
+        personas: status.personas,
+        files: status.files,
+        reload_successful: status.success,
+        last_reload: crate::sessions::Timestamp::from_unix(i64::try_from(secs).unwrap_or(0))
+            .to_string(),
+        errors: status.errors.to_vec(),
+        watch_error: status.watch_error,
+    };
     axum::Json(body).into_response()
 }
 

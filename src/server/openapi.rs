@@ -23,7 +23,21 @@ pub fn openapi_document() -> Value {
         without_id(with_extra(&persona, &[], Some(false))),
     );
     schemas.insert("PersonaPatch".into(), patch_schema(&persona));
-    schemas.insert("Diagnostic".into(), diagnostic_schema());
+    // The response types are generated from their Rust types too.
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .into_generator();
+    for schema in [
+        generator.subschema_for::<crate::diagnostic::Diagnostic>(),
+        generator.subschema_for::<crate::sessions::ResolutionView<'static>>(),
+        generator.subschema_for::<super::Health>(),
+    ] {
+        debug_assert!(
+            schema.get("$ref").is_some(),
+            "structs are referenced, not inlined"
+        );
+    }
+    schemas.extend(generator.take_definitions(true));
     schemas.insert(
         "Error".into(),
         json!({"type": "object", "required": ["error"], "properties": {
@@ -31,12 +45,11 @@ pub fn openapi_document() -> Value {
             "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}}
         }}),
     );
-    schemas.insert("Resolution".into(), resolution_schema());
+
     schemas.insert(
         "LinkRequest".into(),
         json!({"type": "object", "required": ["persona"], "properties": {"persona": {"type": "string", "description": "A persona id (or a former id listed in some persona's aliases)."}}}),
     );
-    schemas.insert("Health".into(), health_schema());
 
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The persona id (lowercase kebab-case); anything else names no persona (404)."});
     let session = json!({"name": "session", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 256}, "description": "An opaque session id: 1–256 bytes, no control characters."});
@@ -73,13 +86,13 @@ pub fn openapi_document() -> Value {
             },
             "/api/sessions/{session}/persona": {
                 "parameters": [session],
-                "get": {"operationId": "resolveSession", "summary": "The persona a session uses (falls back to the default)", "responses": responses_with(json!({"200": body("The resolution", "Resolution")}), &["400", "503"])},
+                "get": {"operationId": "resolveSession", "summary": "The persona a session uses (falls back to the default)", "responses": responses_with(json!({"200": body("The resolution", "ResolutionView")}), &["400", "503"])},
                 "put": {
                     "operationId": "linkSession",
                     "summary": "Link a session to a persona",
                     "security": security(),
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LinkRequest"}}}},
-                    "responses": responses_with(json!({"200": body("Linked; the new resolution", "Resolution")}), &["400", "401", "403", "413", "422", "503"])
+                    "responses": responses_with(json!({"200": body("Linked; the new resolution", "ResolutionView")}), &["400", "401", "403", "413", "422", "503"])
                 },
                 "delete": {"operationId": "unlinkSession", "summary": "Unlink a session", "security": security(), "responses": responses_with(json!({"204": {"description": "Unlinked"}}), &["400", "401", "403", "404"])}
             }
@@ -168,45 +181,6 @@ fn patch_schema(persona: &Value) -> Value {
     }
     props.insert("revision".into(), json!({"type": "string", "description": "Optional precondition (409 if the persona changed since)."}));
     json!({"type": "object", "additionalProperties": false, "properties": props, "description": "A JSON merge patch (RFC 7386) of a persona: keys replace, tables merge, null removes."})
-}
-
-fn diagnostic_schema() -> Value {
-    json!({"type": "object", "required": ["path", "line", "column", "severity", "code", "message", "hint"], "properties": {
-        "path": {"type": "string"},
-        "line": {"type": "integer", "minimum": 1},
-        "column": {"type": "integer", "minimum": 1},
-        "severity": {"enum": ["error", "warning"]},
-        "code": {"type": "string", "description": "A stable dotted code such as `schema.range`."},
-        "message": {"type": "string"},
-        "hint": {"type": ["string", "null"]}
-    }})
-}
-
-fn resolution_schema() -> Value {
-    json!({"type": "object", "required": ["session", "persona", "resolved", "fallback"], "properties": {
-        "session": {"type": "string"},
-        "persona": {"type": ["string", "null"], "description": "The linked persona id; null for an unknown session."},
-        "resolved": {"type": "string", "description": "The persona to use."},
-        "fallback": {"type": "boolean", "description": "Whether this is the default persona because the session has no live persona."},
-        "revision": {"type": "string"},
-        "linked_revision": {"type": ["string", "null"]},
-        "changed": {"type": "boolean"},
-        "via_alias": {"type": "boolean"},
-        "linked_at": {"type": ["string", "null"]}
-    }})
-}
-
-fn health_schema() -> Value {
-    json!({"type": "object", "required": ["status", "generation", "reload_successful", "errors"], "properties": {
-        "status": {"enum": ["ok", "degraded"]},
-        "generation": {"type": "integer"},
-        "personas": {"type": "integer"},
-        "files": {"type": "integer"},
-        "reload_successful": {"type": "boolean"},
-        "last_reload": {"type": "string"},
-        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}},
-        "watch_error": {"type": ["string", "null"]}
-    }})
 }
 
 fn body(description: &str, schema: &str) -> Value {

@@ -30,7 +30,7 @@ pub struct Resolution<'p> {
 /// `GET /api/sessions/{session}/persona` print it: the §6 keys first
 /// (`session`, `persona`, `resolved`, `fallback`), then `revision` (the persona's now),
 /// `linked_revision`, `changed`, `via_alias` and `linked_at`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct ResolutionView<'a> {
     /// The session id.
     pub session: &'a str,
