@@ -50,9 +50,12 @@ mod events;
 mod interop;
 mod load;
 mod persona;
+mod persona_file;
+mod placeholders;
 mod registry;
 mod reload;
 mod render;
+mod resolve;
 mod schema;
 mod snapshot;
 mod source;
@@ -69,6 +72,8 @@ pub use events::{Event, Status};
 pub use interop::{Format, Imported, InteropError, MAX_IMPORT_BYTES, export, id_from_name, import};
 pub use load::{MAX_FILE_BYTES, discover, is_persona_file_name};
 pub use persona::{ID_MAX_LEN, ID_PATTERN, ModelSettings, Persona, SCHEMA_VERSION, is_valid_id};
+pub use persona_file::{PersonaFile, VAR_NAME_PATTERN};
+pub use placeholders::{Date, Malformed, RenderError, Rendered, Vars};
 pub use registry::{DEFAULT_DEBOUNCE, DEFAULT_MAX_BATCH_WAIT, Registry, RegistryBuilder};
 pub use render::{
     JsonReport, sarif_log, write_diagnostic, write_github, write_human, write_json, write_sarif,
