@@ -262,7 +262,9 @@ impl Vars {
         Self::new(Date::today_utc())
     }
 
-    /// Sets a variable (`user_name`, or one the persona declares in `[vars]`).
+    /// Sets a variable: `user_name`, one the persona declares in `[vars]`, or `date` (text
+    /// that replaces the date, e.g. a stand-in for stable snapshots). Other names are ignored
+    /// by rendering.
     #[must_use]
     pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.set(name, value);
@@ -408,7 +410,7 @@ impl Persona {
                 Token::Var { name, span } => {
                     let value = match name.as_str() {
                         "persona_name" => Some(self.name.as_str()),
-                        "date" => Some(date.as_str()),
+                        "date" => Some(vars.get("date").unwrap_or(date.as_str())),
                         other => vars
                             .get(other)
                             .filter(|_| other == "user_name" || self.vars.contains_key(other))

@@ -97,16 +97,11 @@ pub(crate) fn resolve(nodes: &[Node<'_>]) -> Resolution {
         stack.push((root, 0));
         while let Some(&(v, pos)) = stack.last() {
             let node = nodes[v];
-            let ext = match (&node.links.extends, node.valid) {
-                (_, false) => {
-                    finish(&mut r, &mut state, &mut stack, nodes, v, None, false);
-                    continue;
-                }
-                (None, true) => {
-                    finish(&mut r, &mut state, &mut stack, nodes, v, None, true);
-                    continue;
-                }
-                (Some(ext), true) => ext,
+            // A file invalid on its own still has its family checked (every problem is
+            // reported), but never resolves.
+            let Some(ext) = &node.links.extends else {
+                finish(&mut r, &mut state, &mut stack, nodes, v, None, true);
+                continue;
             };
             let cands = by_id.get(ext.id.as_str()).unwrap_or(&none);
             if cands.is_empty() {
@@ -219,8 +214,9 @@ fn finish(
     nodes: &[Node<'_>],
     v: usize,
     parent: Option<usize>,
-    mut ok: bool,
+    family_ok: bool,
 ) {
+    let mut ok = family_ok;
     stack.pop();
     if ok {
         for pending in &nodes[v].links.pending {
@@ -239,6 +235,7 @@ fn finish(
             }
         }
     }
+    let ok = ok && nodes[v].valid;
     r.ok[v] = ok;
     if ok {
         r.parent[v] = parent;

@@ -2,11 +2,13 @@
 
 mod completions;
 mod edit;
+mod explain;
 mod import;
 mod init;
 mod list;
 mod mv;
 mod new;
+mod render;
 mod rm;
 mod schema;
 mod set;
@@ -75,6 +77,10 @@ pub enum Command {
     Man,
     /// Load, then print one line per reload event until interrupted.
     Watch(watch::Args),
+    /// Print a persona's final system prompt, or write/check a Markdown snapshot of all.
+    Render(render::Args),
+    /// Show where each field of a resolved persona comes from.
+    Explain(explain::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -161,6 +167,8 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
         Command::Watch(args) => watch::run(&cli, args),
+        Command::Render(args) => render::run(&cli, args),
+        Command::Explain(args) => explain::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
