@@ -6,7 +6,7 @@
 //! good version live and says why.
 //!
 //! ```
-//! use personas::{Event, Registry};
+//! use personas::{Event, Registry, Vars};
 //! # let tmp = tempfile::tempdir()?;
 //! # let dir = tmp.path().join("personas");
 //! # std::fs::create_dir(&dir)?;
@@ -30,6 +30,10 @@
 //! assert_eq!(persona.id, "journaling-assistant");
 //! let system_prompt: &str = &persona.persona.system_prompt;
 //! assert!(system_prompt.starts_with("You are"));
+//!
+//! // What the model is sent: inheritance already applied, `{{variables}}` rendered now.
+//! let rendered = persona.persona.render(&Vars::today().with("user_name", "Ana"))?;
+//! assert_eq!(rendered.system_prompt, "You are a gentle journaling companion.");
 //!
 //! // A server can expose how the last reload went.
 //! let status = registry.status();
