@@ -723,3 +723,21 @@ fn reload_without_a_watcher_skips_children_whose_parent_did_not_change() {
         &registry.snapshot().get_arc("child").expect("live")
     ));
 }
+
+#[test]
+fn new_from_a_child_copies_the_resolved_persona() {
+    let tree = TempTree::new()
+        .file("p/base.toml", BASE)
+        .file("p/child.toml", CHILD);
+    let dir = tree.path("p");
+    personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .args(["new", "copy", "--from", "child"])
+        .run()
+        .assert_exit(0);
+    let copy = fs::read_to_string(dir.join("copy.toml")).expect("written");
+    assert!(!copy.contains("extends"), "{copy}");
+    assert!(copy.contains("description = \"Shared rules.\""), "{copy}");
+    assert_eq!(diagnostics(&dir), []);
+}
