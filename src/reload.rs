@@ -54,6 +54,8 @@ pub(crate) struct State {
     cross: HashMap<PathBuf, Vec<Diagnostic>>,
     /// Errors of families (`extends.*`, placeholders no ancestor declares), by path.
     family: HashMap<PathBuf, Vec<Diagnostic>>,
+    /// parent id → the files that name it in `extends`.
+    children: HashMap<Arc<str>, BTreeSet<u64>>,
     /// Every error in the directory, sorted by path.
     errors: Arc<Vec<Diagnostic>>,
     next_seq: u64,
@@ -118,9 +120,13 @@ impl State {
                     if let Some(seq) = self.seq_of.remove(&path) {
                         any = true;
                         cross_changed = true;
-                        if let Some(id) = self.records.remove(&seq).and_then(|r| r.id) {
-                            self.unclaim(&id, seq);
-                            touched.insert(id);
+                        self.family.remove(&path);
+                        if let Some(r) = self.records.remove(&seq) {
+                            self.unlink_parent(&r.skeleton, seq);
+                            if let Some(id) = r.id {
+                                self.unclaim(&id, seq);
+                                touched.insert(id);
+                            }
                         }
                     }
                 }
@@ -138,7 +144,8 @@ impl State {
         if !any {
             return None;
         }
-        touched.extend(self.resolve_families());
+        let seeds: Vec<Arc<str>> = touched.iter().cloned().collect();
+        touched.extend(self.resolve_families(&seeds, &changed));
 
         let mut snapshot = old.clone();
         snapshot.generation = generation;
@@ -290,6 +297,15 @@ impl State {
             self.next_seq
         });
         let previous = self.records.remove(&seq);
+        if let Some(p) = &previous {
+            self.unlink_parent(&p.skeleton, seq);
+        }
+        if let Some(parent) = checked.extends() {
+            self.children
+                .entry(Arc::from(parent))
+                .or_default()
+                .insert(seq);
+        }
         let same = previous
             .as_ref()
             .is_some_and(|p| p.skeleton.same_cross_facts(&checked));
@@ -319,9 +335,13 @@ impl State {
     /// Resolves every family (a walk over the links each check kept, no parsing) and
     /// re-merges only the files that changed or whose parent's version changed. A file whose
     /// family is broken keeps its last good version. Returns the ids whose version changed.
-    fn resolve_families(&mut self) -> Vec<Arc<str>> {
-        let seqs: Vec<u64> = self.records.keys().copied().collect();
-        let records: Vec<&FileRecord> = self.records.values().collect();
+    fn resolve_families(&mut self, ids: &[Arc<str>], changed: &[u64]) -> Vec<Arc<str>> {
+        let seqs: Vec<u64> = self
+            .families_of(ids, changed)
+            .into_iter()
+            .filter(|s| self.records.contains_key(s))
+            .collect();
+        let records: Vec<&FileRecord> = seqs.iter().filter_map(|s| self.records.get(s)).collect();
         let nodes: Vec<Node<'_>> = records
             .iter()
             .map(|r| Node {
@@ -339,6 +359,8 @@ impl State {
                 .or_default()
                 .push(d);
         }
+        let resolved_paths: Vec<PathBuf> =
+            records.iter().map(|r| r.skeleton.path.clone()).collect();
         let mut current: Vec<Option<Arc<Entry>>> = vec![None; records.len()];
         let mut updates: Vec<(usize, Option<Arc<Entry>>, Arc<Entry>)> = Vec::new();
         for &v in &resolution.order {
@@ -375,7 +397,10 @@ impl State {
             current[v] = Some(Arc::clone(&entry));
             updates.push((v, parent, entry));
         }
-        self.family = family;
+        for path in resolved_paths {
+            self.family.remove(&path);
+        }
+        self.family.extend(family);
         let mut touched = Vec::new();
         for (v, parent, entry) in updates {
             if let Some(r) = self.records.get_mut(&seqs[v]) {
@@ -389,6 +414,56 @@ impl State {
             }
         }
         touched
+    }
+
+    fn unlink_parent(&mut self, skeleton: &CheckedFile, seq: u64) {
+        if let Some(parent) = skeleton.extends()
+            && let Some(kids) = self.children.get_mut(parent)
+        {
+            kids.remove(&seq);
+            if kids.is_empty() {
+                self.children.remove(parent);
+            }
+        }
+    }
+
+    /// The files whose family a change may affect, in load order: the changed files and
+    /// every file of a touched id, all their descendants, and (so that each resolves as in a
+    /// whole-directory pass) all their ancestors, with every file of each parent id.
+    fn families_of(&self, ids: &[Arc<str>], changed: &[u64]) -> BTreeSet<u64> {
+        let mut set: BTreeSet<u64> = changed.iter().copied().collect();
+        let mut queue: Vec<Arc<str>> = ids.to_vec();
+        queue.extend(
+            changed
+                .iter()
+                .filter_map(|s| self.records.get(s)?.id.clone()),
+        );
+        let mut seen: BTreeSet<Arc<str>> = BTreeSet::new();
+        while let Some(id) = queue.pop() {
+            if !seen.insert(Arc::clone(&id)) {
+                continue;
+            }
+            set.extend(self.claimants.get(&id).into_iter().flatten());
+            for &c in self.children.get(&id).into_iter().flatten() {
+                if set.insert(c)
+                    && let Some(cid) = self.records.get(&c).and_then(|r| r.id.clone())
+                {
+                    queue.push(cid);
+                }
+            }
+        }
+        let mut up: Vec<u64> = set.iter().copied().collect();
+        while let Some(s) = up.pop() {
+            let Some(parent) = self.records.get(&s).and_then(|r| r.skeleton.extends()) else {
+                continue;
+            };
+            for &c in self.claimants.get(parent).into_iter().flatten() {
+                if set.insert(c) {
+                    up.push(c);
+                }
+            }
+        }
+        set
     }
 
     /// Recomputes the rules across files, in load order.

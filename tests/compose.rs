@@ -741,3 +741,58 @@ fn new_from_a_child_copies_the_resolved_persona() {
     assert!(copy.contains("description = \"Shared rules.\""), "{copy}");
     assert_eq!(diagnostics(&dir), []);
 }
+
+#[test]
+fn a_deleted_parent_keeps_the_children_live_until_it_returns() {
+    let tree = TempTree::new()
+        .file("p/base.toml", BASE)
+        .file("p/child.toml", CHILD);
+    let dir = tree.path("p");
+    let registry = Registry::open(&dir).expect("open");
+    let events = registry.subscribe();
+    fs::remove_file(dir.join("base.toml")).expect("rm");
+    registry
+        .reload_paths(&[dir.join("base.toml")])
+        .expect("reload");
+    let seen: Vec<Event> = events.try_iter().collect();
+    assert_eq!(names(&seen), [("removed".into(), "base".into())]);
+    assert_eq!(
+        registry
+            .snapshot()
+            .get("child")
+            .expect("last good")
+            .persona
+            .name,
+        "Child"
+    );
+    let status = registry.status();
+    let codes: Vec<(&str, usize, usize)> = status
+        .errors
+        .iter()
+        .map(|d| (d.code.as_str(), d.line, d.column))
+        .collect();
+    assert_eq!(codes, [("extends.missing", 1, 11)]);
+
+    fs::write(dir.join("base.toml"), BASE.replace("Be kind.", "Be back.")).expect("write");
+    registry
+        .reload_paths(&[dir.join("base.toml")])
+        .expect("reload");
+    let seen: Vec<Event> = events.try_iter().collect();
+    assert_eq!(
+        names(&seen),
+        [
+            ("added".into(), "base".into()),
+            ("updated".into(), "child".into())
+        ]
+    );
+    assert!(registry.status().errors.is_empty());
+    assert!(
+        registry
+            .snapshot()
+            .get("child")
+            .expect("live")
+            .persona
+            .system_prompt
+            .ends_with("Be back. Tone: {{tone}}.")
+    );
+}
