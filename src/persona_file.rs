@@ -20,6 +20,16 @@ pub(crate) const REQUIRED_KEYS: [&str; 4] = ["name", "description", "icon", "sys
 /// The grammar of a variable name in `[vars]`.
 pub const VAR_NAME_PATTERN: &str = "^[a-z_][a-z0-9_]*$";
 
+/// Whether `name` follows [`VAR_NAME_PATTERN`] and is at most 64 characters.
+pub(crate) fn is_var_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 64
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// Built-in variables that a file may not declare: their values come from the persona
 /// (`persona_name`), the caller's clock (`date`) or the parent (`parent`).
 pub(crate) const RESERVED_VARS: [&str; 3] = ["persona_name", "date", "parent"];

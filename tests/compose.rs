@@ -796,3 +796,13 @@ fn a_deleted_parent_keeps_the_children_live_until_it_returns() {
             .ends_with("Be back. Tone: {{tone}}.")
     );
 }
+
+#[test]
+fn a_bad_variable_name_points_at_its_key() {
+    let text = "name = \"N\"\ndescription = \"d\"\nicon = \"i\"\nsystem_prompt = \"p\"\n\n[vars]\nok = \"1\"\nBad-Name = \"x\"\n";
+    let tree = TempTree::new().file("p/n.toml", text);
+    assert_eq!(
+        diagnostics(&tree.path("p")),
+        [d("n.toml", 8, 1, "schema.pattern")]
+    );
+}
