@@ -10,7 +10,7 @@ use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::load::discover;
 use crate::persona::Persona;
-use crate::validate::{CheckedFile, check_file, cross_file_diagnostics};
+use crate::validate::{CheckedFile, check_file, cross_file_diagnostics, resolve_checked};
 
 /// One loaded persona: its id, its file and its content.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,17 +67,29 @@ impl Catalog {
     #[must_use]
     pub fn from_checked(checked: Vec<CheckedFile>) -> Self {
         let mut diagnostics = cross_file_diagnostics(&checked);
+        let resolution = resolve_checked(&checked);
+        diagnostics.extend(resolution.diagnostics.into_iter().map(|(_, d)| d));
+        // Parents before children: each child is merged onto its parent's resolved persona.
+        let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; checked.len()];
+        for &v in &resolution.order {
+            let file = checked[v].file.as_ref();
+            let persona = match (resolution.parent[v], file) {
+                (Some(p), Some(file)) => resolved[p].as_ref().map(|parent| file.merge_onto(parent)),
+                (None, Some(file)) => file.standalone(),
+                (_, None) => None,
+            };
+            resolved[v] = persona.map(Arc::new);
+        }
         let mut entries = BTreeMap::new();
         let files = checked.len();
-        for mut c in checked {
-            let valid = c.is_valid();
+        for (mut c, persona) in checked.into_iter().zip(resolved) {
             diagnostics.append(&mut c.diagnostics);
-            if let (true, Some(id), Some(persona)) = (valid, c.id, c.persona) {
+            if let (Some(id), Some(persona)) = (c.id, persona) {
                 entries.entry(id.clone()).or_insert_with(|| Entry {
                     id,
                     path: c.path,
                     revision: revision(&persona),
-                    persona: Arc::new(persona),
+                    persona,
                 });
             }
         }

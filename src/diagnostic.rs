@@ -78,6 +78,18 @@ pub enum Code {
     SessionsDangling,
     /// A record of the sessions index is torn or unreadable.
     SessionsTorn,
+    /// `extends` names a persona that does not exist.
+    ExtendsMissing,
+    /// `extends` leads back to the persona itself.
+    ExtendsCycle,
+    /// `extends` names a persona that is invalid (or whose own family is broken).
+    ExtendsInvalidParent,
+    /// A `{{placeholder}}` names a variable that is neither declared nor built in.
+    VarsUndeclared,
+    /// A `{{` that does not start a valid placeholder.
+    VarsMalformed,
+    /// `[vars]` declares the name of a built-in variable that cannot be overridden.
+    VarsReserved,
 }
 
 impl Code {
@@ -107,6 +119,12 @@ impl Code {
             Code::DefaultMissing => "default.missing",
             Code::SessionsDangling => "sessions.dangling",
             Code::SessionsTorn => "sessions.torn",
+            Code::ExtendsMissing => "extends.missing",
+            Code::ExtendsCycle => "extends.cycle",
+            Code::ExtendsInvalidParent => "extends.invalid-parent",
+            Code::VarsUndeclared => "vars.undeclared",
+            Code::VarsMalformed => "vars.malformed",
+            Code::VarsReserved => "vars.reserved",
         }
     }
 
@@ -136,6 +154,12 @@ impl Code {
             Code::DefaultMissing => "The default persona does not exist.",
             Code::SessionsDangling => "A session is linked to a persona that does not exist.",
             Code::SessionsTorn => "A record of the sessions index is torn or unreadable.",
+            Code::ExtendsMissing => "The parent named by extends does not exist.",
+            Code::ExtendsCycle => "extends leads back to the persona itself.",
+            Code::ExtendsInvalidParent => "The parent named by extends is invalid.",
+            Code::VarsUndeclared => "A placeholder names an undeclared variable.",
+            Code::VarsMalformed => "A {{ does not start a valid placeholder.",
+            Code::VarsReserved => "[vars] declares a built-in variable.",
         }
     }
 
@@ -163,6 +187,12 @@ impl Code {
         Code::DefaultMissing,
         Code::SessionsDangling,
         Code::SessionsTorn,
+        Code::ExtendsMissing,
+        Code::ExtendsCycle,
+        Code::ExtendsInvalidParent,
+        Code::VarsUndeclared,
+        Code::VarsMalformed,
+        Code::VarsReserved,
     ];
 }
 

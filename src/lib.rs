@@ -6,7 +6,7 @@
 //! good version live and says why.
 //!
 //! ```
-//! use personas::{Event, Registry};
+//! use personas::{Event, Registry, Vars};
 //! # let tmp = tempfile::tempdir()?;
 //! # let dir = tmp.path().join("personas");
 //! # std::fs::create_dir(&dir)?;
@@ -31,6 +31,10 @@
 //! let system_prompt: &str = &persona.persona.system_prompt;
 //! assert!(system_prompt.starts_with("You are"));
 //!
+//! // What the model is sent: inheritance already applied, `{{variables}}` rendered now.
+//! let rendered = persona.persona.render(&Vars::today().with("user_name", "Ana"))?;
+//! assert_eq!(rendered.system_prompt, "You are a gentle journaling companion.");
+//!
 //! // A server can expose how the last reload went.
 //! let status = registry.status();
 //! assert!(status.success && status.errors.is_empty());
@@ -47,12 +51,16 @@ mod diagnostic;
 mod document;
 mod error;
 mod events;
+mod explain;
 mod interop;
 mod load;
 mod persona;
+mod persona_file;
+mod placeholders;
 mod registry;
 mod reload;
 mod render;
+mod resolve;
 mod schema;
 pub mod server;
 mod sessions;
@@ -68,9 +76,12 @@ pub use defaults::{DEFAULT_PERSONA_ID, DEFAULT_PERSONAS, InitEntry, init};
 pub use diagnostic::{Code, Diagnostic, Related, Severity, Snippet};
 pub use error::Error;
 pub use events::{Event, Status};
+pub use explain::{Ancestor, Explanation, Origin, explain};
 pub use interop::{Format, Imported, InteropError, MAX_IMPORT_BYTES, export, id_from_name, import};
 pub use load::{MAX_FILE_BYTES, discover, is_persona_file_name};
 pub use persona::{ID_MAX_LEN, ID_PATTERN, ModelSettings, Persona, SCHEMA_VERSION, is_valid_id};
+pub use persona_file::{PersonaFile, VAR_NAME_PATTERN};
+pub use placeholders::{Date, Malformed, RenderError, Rendered, Vars};
 pub use registry::{DEFAULT_DEBOUNCE, DEFAULT_MAX_BATCH_WAIT, Registry, RegistryBuilder};
 pub use render::{
     JsonReport, sarif_log, write_diagnostic, write_github, write_human, write_json, write_sarif,

@@ -18,7 +18,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The pattern that makes a string "not blank": it holds a non-whitespace character.
 pub(crate) const NOT_BLANK: &str = r"\S";
 
-/// A chat persona, as written in one `<id>.toml` file.
+/// A chat persona, complete: what a chat service uses. A file without `extends` holds one
+/// as written; a file with `extends` ([`PersonaFile`](crate::PersonaFile)) becomes one once
+/// its family is resolved (see [`Catalog`](crate::Catalog) and the registry).
 ///
 /// Required keys: `name`, `description`, `icon`, `system_prompt`. Every other key is optional.
 /// Unknown keys are errors, so that a typo is never silently ignored.
@@ -100,6 +102,12 @@ pub struct Persona {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelSettings>,
 
+    /// Prompt variables and their default values: `{{name}}` in `system_prompt` or `greeting`
+    /// is replaced by the caller's value, or else by this default (see
+    /// [`Persona::render`](crate::Persona::render)).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, String>,
+
     /// A free-form table for other tools. personactl never interprets it and keeps it intact
     /// on every rewrite.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -107,7 +115,7 @@ pub struct Persona {
 }
 
 /// Sampling parameters passed to the model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSettings {
     /// Sampling temperature, from 0 to 2. Higher is more varied.
@@ -149,6 +157,7 @@ impl Persona {
             order: None,
             aliases: Vec::new(),
             model: None,
+            vars: BTreeMap::new(),
             extensions: BTreeMap::new(),
         }
     }

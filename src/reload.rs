@@ -15,6 +15,8 @@ use crate::catalog::{Entry, revision};
 use crate::diagnostic::Diagnostic;
 use crate::events::Event;
 use crate::load::read_source;
+use crate::persona_file::PersonaFile;
+use crate::resolve::{Node, resolve};
 use crate::snapshot::Snapshot;
 use crate::validate::{CheckedFile, check_file, check_text, cross_file_diagnostics_in};
 
@@ -27,7 +29,14 @@ struct FileRecord {
     diagnostics: Vec<Diagnostic>,
     /// Hash of the content last read (`None` when it could not be read).
     hash: Option<u64>,
-    /// The last valid version of the file, kept live while the file is invalid.
+    /// The file's content when it is valid on its own now.
+    file: Option<Arc<PersonaFile>>,
+    /// Whether `file` changed since `last_good` was resolved from it.
+    stale: bool,
+    /// The parent version `last_good` was merged onto (for a file with `extends`).
+    based_on: Option<Arc<Entry>>,
+    /// The last resolved version of the file, kept live while the file (or its family) is
+    /// invalid.
     last_good: Option<Arc<Entry>>,
 }
 
@@ -43,6 +52,10 @@ pub(crate) struct State {
     alias_claims: HashMap<Arc<str>, BTreeSet<Arc<str>>>,
     /// Errors across files (duplicates), by path.
     cross: HashMap<PathBuf, Vec<Diagnostic>>,
+    /// Errors of families (`extends.*`, placeholders no ancestor declares), by path.
+    family: HashMap<PathBuf, Vec<Diagnostic>>,
+    /// parent id → the files that name it in `extends`.
+    children: HashMap<Arc<str>, BTreeSet<u64>>,
     /// Every error in the directory, sorted by path.
     errors: Arc<Vec<Diagnostic>>,
     next_seq: u64,
@@ -107,9 +120,13 @@ impl State {
                     if let Some(seq) = self.seq_of.remove(&path) {
                         any = true;
                         cross_changed = true;
-                        if let Some(id) = self.records.remove(&seq).and_then(|r| r.id) {
-                            self.unclaim(&id, seq);
-                            touched.insert(id);
+                        self.family.remove(&path);
+                        if let Some(r) = self.records.remove(&seq) {
+                            self.unlink_parent(&r.skeleton, seq);
+                            if let Some(id) = r.id {
+                                self.unclaim(&id, seq);
+                                touched.insert(id);
+                            }
                         }
                     }
                 }
@@ -127,6 +144,8 @@ impl State {
         if !any {
             return None;
         }
+        let seeds: Vec<Arc<str>> = touched.iter().cloned().collect();
+        touched.extend(self.resolve_families(&seeds, &changed));
 
         let mut snapshot = old.clone();
         snapshot.generation = generation;
@@ -216,10 +235,12 @@ impl State {
                 continue;
             };
             let cross = self.cross.get(&r.skeleton.path);
+            let family = self.family.get(&r.skeleton.path);
             let mut diagnostics: Vec<Diagnostic> = r
                 .diagnostics
                 .iter()
                 .chain(cross.into_iter().flatten())
+                .chain(family.into_iter().flatten())
                 .cloned()
                 .collect();
             if diagnostics.iter().any(Diagnostic::is_error) {
@@ -265,9 +286,9 @@ impl State {
         mut checked: CheckedFile,
         hash: Option<u64>,
     ) -> (u64, bool) {
-        let valid = checked.is_valid();
         let diagnostics = std::mem::take(&mut checked.diagnostics);
-        let persona = checked.persona.take();
+        checked.persona = None;
+        let file = checked.file.take().map(Arc::new);
         let id: Option<Arc<str>> = checked.id.as_deref().map(Arc::from);
         let existing = self.seq_of.get(&path).copied();
         let seq = existing.unwrap_or_else(|| {
@@ -276,18 +297,19 @@ impl State {
             self.next_seq
         });
         let previous = self.records.remove(&seq);
+        if let Some(p) = &previous {
+            self.unlink_parent(&p.skeleton, seq);
+        }
+        if let Some(parent) = checked.extends() {
+            self.children
+                .entry(Arc::from(parent))
+                .or_default()
+                .insert(seq);
+        }
         let same = previous
             .as_ref()
             .is_some_and(|p| p.skeleton.same_cross_facts(&checked));
-        let last_good = match (valid, persona, &id) {
-            (true, Some(persona), Some(id)) => Some(Arc::new(Entry {
-                id: id.to_string(),
-                path,
-                revision: revision(&persona),
-                persona: Arc::new(persona),
-            })),
-            _ => previous.and_then(|p| p.last_good),
-        };
+        let (last_good, based_on) = previous.map_or((None, None), |p| (p.last_good, p.based_on));
         if let Some(id) = &id {
             self.claimants
                 .entry(Arc::clone(id))
@@ -301,10 +323,147 @@ impl State {
                 skeleton: checked,
                 diagnostics,
                 hash,
+                file,
+                stale: true,
+                based_on,
                 last_good,
             },
         );
         (seq, same)
+    }
+
+    /// Resolves every family (a walk over the links each check kept, no parsing) and
+    /// re-merges only the files that changed or whose parent's version changed. A file whose
+    /// family is broken keeps its last good version. Returns the ids whose version changed.
+    fn resolve_families(&mut self, ids: &[Arc<str>], changed: &[u64]) -> Vec<Arc<str>> {
+        let seqs: Vec<u64> = self
+            .families_of(ids, changed)
+            .into_iter()
+            .filter(|s| self.records.contains_key(s))
+            .collect();
+        let records: Vec<&FileRecord> = seqs.iter().filter_map(|s| self.records.get(s)).collect();
+        let nodes: Vec<Node<'_>> = records
+            .iter()
+            .map(|r| Node {
+                path: &r.skeleton.path,
+                id: r.skeleton.id.as_deref(),
+                links: &r.skeleton.links,
+                valid: r.skeleton.valid_alone,
+            })
+            .collect();
+        let resolution = resolve(&nodes);
+        let mut family: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
+        for (i, d) in resolution.diagnostics {
+            family
+                .entry(records[i].skeleton.path.clone())
+                .or_default()
+                .push(d);
+        }
+        let resolved_paths: Vec<PathBuf> =
+            records.iter().map(|r| r.skeleton.path.clone()).collect();
+        let mut current: Vec<Option<Arc<Entry>>> = vec![None; records.len()];
+        let mut updates: Vec<(usize, Option<Arc<Entry>>, Arc<Entry>)> = Vec::new();
+        for &v in &resolution.order {
+            let r = records[v];
+            let parent = resolution.parent[v].and_then(|p| current[p].clone());
+            let unchanged_parent = match (&r.based_on, &parent) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            if !r.stale && unchanged_parent && r.last_good.is_some() {
+                current[v].clone_from(&r.last_good);
+                continue;
+            }
+            let (Some(file), Some(id)) = (&r.file, &r.id) else {
+                continue;
+            };
+            let persona = match &parent {
+                Some(p) => Some(file.merge_onto(&p.persona)),
+                None => file.standalone(),
+            };
+            let Some(persona) = persona else { continue };
+            let entry = match &r.last_good {
+                Some(old) if *old.persona == persona && old.path == r.skeleton.path => {
+                    Arc::clone(old)
+                }
+                _ => Arc::new(Entry {
+                    id: id.to_string(),
+                    path: r.skeleton.path.clone(),
+                    revision: revision(&persona),
+                    persona: Arc::new(persona),
+                }),
+            };
+            current[v] = Some(Arc::clone(&entry));
+            updates.push((v, parent, entry));
+        }
+        for path in resolved_paths {
+            self.family.remove(&path);
+        }
+        self.family.extend(family);
+        let mut touched = Vec::new();
+        for (v, parent, entry) in updates {
+            if let Some(r) = self.records.get_mut(&seqs[v]) {
+                let changed = !r.last_good.as_ref().is_some_and(|o| Arc::ptr_eq(o, &entry));
+                if changed && let Some(id) = &r.id {
+                    touched.push(Arc::clone(id));
+                }
+                r.stale = false;
+                r.based_on = parent;
+                r.last_good = Some(entry);
+            }
+        }
+        touched
+    }
+
+    fn unlink_parent(&mut self, skeleton: &CheckedFile, seq: u64) {
+        if let Some(parent) = skeleton.extends()
+            && let Some(kids) = self.children.get_mut(parent)
+        {
+            kids.remove(&seq);
+            if kids.is_empty() {
+                self.children.remove(parent);
+            }
+        }
+    }
+
+    /// The files whose family a change may affect, in load order: the changed files and
+    /// every file of a touched id, all their descendants, and (so that each resolves as in a
+    /// whole-directory pass) all their ancestors, with every file of each parent id.
+    fn families_of(&self, ids: &[Arc<str>], changed: &[u64]) -> BTreeSet<u64> {
+        let mut set: BTreeSet<u64> = changed.iter().copied().collect();
+        let mut queue: Vec<Arc<str>> = ids.to_vec();
+        queue.extend(
+            changed
+                .iter()
+                .filter_map(|s| self.records.get(s)?.id.clone()),
+        );
+        let mut seen: BTreeSet<Arc<str>> = BTreeSet::new();
+        while let Some(id) = queue.pop() {
+            if !seen.insert(Arc::clone(&id)) {
+                continue;
+            }
+            set.extend(self.claimants.get(&id).into_iter().flatten());
+            for &c in self.children.get(&id).into_iter().flatten() {
+                if set.insert(c)
+                    && let Some(cid) = self.records.get(&c).and_then(|r| r.id.clone())
+                {
+                    queue.push(cid);
+                }
+            }
+        }
+        let mut up: Vec<u64> = set.iter().copied().collect();
+        while let Some(s) = up.pop() {
+            let Some(parent) = self.records.get(&s).and_then(|r| r.skeleton.extends()) else {
+                continue;
+            };
+            for &c in self.claimants.get(parent).into_iter().flatten() {
+                if set.insert(c) {
+                    up.push(c);
+                }
+            }
+        }
+        set
     }
 
     /// Recomputes the rules across files, in load order.
@@ -324,6 +483,7 @@ impl State {
             .values()
             .flat_map(|r| r.diagnostics.iter().filter(|d| d.is_error()).cloned())
             .chain(cross.values().flatten().cloned())
+            .chain(self.family.values().flatten().cloned())
             .collect();
         errors.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
         self.errors = Arc::new(errors);

@@ -1,4 +1,4 @@
-//! The JSON Schema of a persona file: generated from [`Persona`](crate::Persona), compiled once.
+//! The JSON Schema of a persona file: generated from [`PersonaFile`](crate::PersonaFile), compiled once.
 //!
 //! The committed `schema/persona.schema.json` is exactly [`schema_text`]; a test and
 //! `personactl schema --check` fail when the two drift apart.
@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::persona::Persona;
+use crate::persona_file::PersonaFile;
 
 /// Where the schema lives, relative to the personas directory (the `#:schema` line of every
 /// persona file points here).
@@ -19,7 +19,7 @@ pub const SCHEMA_HEADER: &str = "#:schema ../schema/persona.schema.json";
 /// The persona JSON Schema (draft 2020-12) as a JSON value.
 #[must_use]
 pub fn persona_schema() -> Value {
-    let mut schema = schemars::schema_for!(Persona).to_value();
+    let mut schema = schemars::schema_for!(PersonaFile).to_value();
     tidy(&mut schema);
     schema
 }

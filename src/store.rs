@@ -336,13 +336,16 @@ fn check_id(id: &str) -> Result<(), StoreError> {
 }
 
 /// Validates `text` as the file at `path` would be validated; errors refuse the write.
-fn validated(path: &Path, text: &str) -> Result<Persona, StoreError> {
+/// A file with `extends` is checked on its own here; its family is checked by `validate`
+/// and on load.
+fn validated(path: &Path, text: &str) -> Result<(), StoreError> {
     let checked = check_text(path, text);
-    match checked.persona {
-        Some(persona) if checked.is_valid() => Ok(persona),
-        _ => Err(StoreError::Invalid {
+    if checked.is_valid() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
             diagnostics: checked.diagnostics,
-        }),
+        })
     }
 }
 

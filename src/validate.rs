@@ -3,6 +3,7 @@
 //! stops at the first.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -11,8 +12,13 @@ use crate::diagnostic::{Code, Diagnostic, Related};
 use crate::document::{Document, Segment};
 use crate::error::Error;
 use crate::load::{discover, read_source};
+use serde_json::Value;
+
 use crate::persona::{Persona, is_valid_id};
-use crate::source::position;
+use crate::persona_file::{PersonaFile, RESERVED_VARS};
+use crate::placeholders::{BUILT_INS, Token, scan};
+use crate::resolve::{ExtendsRef, Links, Node, Pending, Resolution, resolve};
+use crate::source::{position, snippet};
 use crate::violations::{schema_diagnostics, type_diagnostic};
 
 /// The outcome of checking one persona file on its own.
@@ -22,12 +28,21 @@ pub struct CheckedFile {
     pub path: PathBuf,
     /// The persona id: the file stem, when it is a valid id.
     pub id: Option<String>,
-    /// The persona, when the file is valid on its own.
+    /// The persona, when the file is valid on its own and complete: it has no `extends`
+    /// (a file with `extends` becomes a persona once its family is resolved, as
+    /// [`Catalog`](crate::Catalog) and the registry do).
     pub persona: Option<Persona>,
+    /// The file's content as typed, when the file is valid on its own.
+    pub file: Option<PersonaFile>,
     /// Every problem found in the file.
     pub diagnostics: Vec<Diagnostic>,
     /// Where the id and each alias are written, for diagnostics across files.
     anchors: Anchors,
+    /// What resolving the file's family needs: `extends`, declared variables, placeholders
+    /// left for an ancestor to declare.
+    pub(crate) links: Links,
+    /// Whether the file was valid on its own (kept when `file` is dropped to save memory).
+    pub(crate) valid_alone: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,7 +55,13 @@ impl CheckedFile {
     /// Whether the file has no errors (warnings allowed).
     #[must_use]
     pub fn is_valid(&self) -> bool {
-        self.persona.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
+        self.file.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The parent this file names with `extends`, if any.
+    #[must_use]
+    pub fn extends(&self) -> Option<&str> {
+        self.links.extends.as_ref().map(|e| e.id.as_str())
     }
 
     /// Whether the rules across files see the same thing in both: same id, and the same
@@ -59,8 +80,11 @@ pub fn check_file(path: &Path) -> CheckedFile {
             path: path.to_path_buf(),
             id: stem_id(path),
             persona: None,
+            file: None,
             diagnostics: vec![*d],
             anchors: Anchors::default(),
+            links: Links::default(),
+            valid_alone: false,
         },
     }
 }
@@ -72,8 +96,11 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
         path: path.to_path_buf(),
         id: stem_id(path),
         persona: None,
+        file: None,
         diagnostics: Vec::new(),
         anchors: Anchors::default(),
+        links: Links::default(),
+        valid_alone: false,
     };
     let diags = &mut checked.diagnostics;
     if checked.id.is_none() {
@@ -159,16 +186,145 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
             checked.diagnostics.push(d);
         }
     }
+    checked.links = variable_checks(path, text, &doc, &instance, &mut checked.diagnostics);
     if schema_ok {
-        match serde_path_to_error::deserialize::<_, Persona>(&instance) {
-            Ok(persona) => checked.persona = Some(persona),
+        match serde_path_to_error::deserialize::<_, PersonaFile>(&instance) {
+            Ok(file) => {
+                checked.persona = file.standalone();
+                checked.file = Some(file);
+            }
             Err(e) => checked
                 .diagnostics
                 .push(type_diagnostic(path, text, &doc, &e)),
         }
     }
     checked.diagnostics.sort_by_key(|d| (d.line, d.column));
+    checked.valid_alone = checked.is_valid();
     checked
+}
+
+/// Resolves the families of checked files (in path order).
+pub(crate) fn resolve_checked(files: &[CheckedFile]) -> Resolution {
+    let nodes: Vec<Node<'_>> = files
+        .iter()
+        .map(|c| Node {
+            path: &c.path,
+            id: c.id.as_deref(),
+            links: &c.links,
+            valid: c.valid_alone,
+        })
+        .collect();
+    resolve(&nodes)
+}
+
+/// The checks of `extends` and prompt variables a file allows on its own: malformed
+/// placeholders, undeclared ones (unless a parent may declare them), reserved names in
+/// `[vars]`. Returns what resolving the family needs.
+fn variable_checks(
+    path: &Path,
+    text: &str,
+    doc: &Document<'_>,
+    instance: &Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Links {
+    let mut links = Links::default();
+    let has_extends = instance.get("extends").is_some();
+    if let Some(id) = instance.get("extends").and_then(Value::as_str)
+        && is_valid_id(id)
+    {
+        let span = doc.locate([Segment::Key("extends")]).value;
+        let p = position(text, span.start);
+        links.extends = Some(ExtendsRef {
+            id: id.to_owned(),
+            line: p.line,
+            column: p.column,
+            snippet: Some(snippet(text, &span)),
+        });
+    }
+    if let Some(vars) = instance.get("vars").and_then(Value::as_object) {
+        links.vars = vars.keys().cloned().collect();
+        for name in vars.keys().filter(|k| RESERVED_VARS.contains(&k.as_str())) {
+            let located = doc.locate([Segment::Key("vars"), Segment::Key(name)]);
+            let span = located.key.unwrap_or(located.value);
+            diags.push(
+                Diagnostic::at(path, text, &span, Code::VarsReserved, format!("`{name}` is a built-in variable and cannot be declared"))
+                    .with_hint("built-ins: `persona_name`, `date` and `parent` (and `user_name`, which may be given a default); choose another name"),
+            );
+        }
+    }
+    for field in ["system_prompt", "greeting"] {
+        let Some(value) = instance.get(field).and_then(Value::as_str) else {
+            continue;
+        };
+        if !value.contains("{{") {
+            continue;
+        }
+        let tokens = scan(value);
+        let spans = token_spans(text, doc, field, &tokens);
+        for (token, span) in tokens.iter().zip(spans) {
+            match token {
+                Token::Escape { .. } => {}
+                Token::Malformed { problem, span: own } => diags.push(
+                    Diagnostic::at(
+                        path,
+                        text,
+                        &span,
+                        Code::VarsMalformed,
+                        problem.describe(&value[own.clone()]),
+                    )
+                    .with_hint("a placeholder is `{{name}}`; write `{{{{` for a literal `{{`"),
+                ),
+                Token::Var { name, .. } => {
+                    if BUILT_INS.contains(&name.as_str()) || links.vars.contains(name) {
+                        continue;
+                    }
+                    if name == "parent" {
+                        if has_extends && field == "system_prompt" {
+                            continue;
+                        }
+                        diags.push(
+                            Diagnostic::at(path, text, &span, Code::VarsUndeclared, "`{{parent}}` is only available in the `system_prompt` of a persona with `extends`")
+                                .with_hint("add `extends = \"PARENT-ID\"`, or write `{{{{parent}}` for the literal text"),
+                        );
+                        continue;
+                    }
+                    let d = Diagnostic::at(path, text, &span, Code::VarsUndeclared, format!("undeclared variable `{name}`"))
+                        .with_hint(format!("declare it with a default under `[vars]` (`{name} = \"…\"`), or use a built-in: persona_name, date, user_name; `{{{{{{{{` writes a literal `{{{{`"));
+                    if has_extends {
+                        links.pending.push(Pending {
+                            name: name.clone(),
+                            diagnostic: d,
+                        });
+                    } else {
+                        diags.push(d);
+                    }
+                }
+            }
+        }
+    }
+    links
+}
+
+/// Where each token of a string value is in the file. The raw source of the value is
+/// scanned (so escapes such as `\n` or `\"` before a placeholder do not shift it); when the
+/// raw text reads differently from the value (a brace written as `\u007B`), the tokens point
+/// at the start of the value instead.
+fn token_spans(text: &str, doc: &Document<'_>, field: &str, tokens: &[Token]) -> Vec<Range<usize>> {
+    let value = doc.locate([Segment::Key(field)]).value;
+    let raw_tokens = text.get(value.clone()).map(scan).unwrap_or_default();
+    if raw_tokens.len() == tokens.len()
+        && raw_tokens.iter().zip(tokens).all(|(a, b)| a.same_kind(b))
+    {
+        raw_tokens
+            .iter()
+            .map(|t| {
+                let s = t.span();
+                value.start + s.start..value.start + s.end
+            })
+            .collect()
+    } else {
+        vec![value.start..value.start + 1; tokens.len()]
+    }
 }
 
 fn anchor_of(text: &str, doc: &Document<'_>, path: &[Segment<'_>]) -> Option<(usize, usize)> {
@@ -343,11 +499,21 @@ pub fn validate_paths(paths: &[PathBuf], options: &ValidateOptions) -> Result<Re
         .par_iter()
         .map(|p| {
             let mut c = check_file(p);
-            c.persona = None; // the report needs only the diagnostics: keep memory flat
+            // The report needs only the diagnostics and the links: keep memory flat.
+            c.persona = None;
+            if c.file.take().is_some() && !c.diagnostics.iter().any(Diagnostic::is_error) {
+                c.valid_alone = true;
+            }
             c
         })
         .collect();
     let mut diagnostics: Vec<Diagnostic> = cross_file_diagnostics(&checked);
+    diagnostics.extend(
+        resolve_checked(&checked)
+            .diagnostics
+            .into_iter()
+            .map(|(_, d)| d),
+    );
     if let Some(default) = &options.default_persona
         && !checked.iter().any(|c| c.id.as_deref() == Some(default))
     {

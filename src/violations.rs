@@ -173,6 +173,26 @@ fn translate(
             d.message = format!("`{name}` lists the same item twice");
             return Some(d);
         }
+        ValidationErrorKind::PropertyNames { .. } => {
+            // Point at the first key that is not a variable name.
+            let segs: Vec<Segment<'_>> = v.path.iter().map(OwnedSegment::borrow).collect();
+            let bad = doc.value_at(&segs).and_then(|t| t.as_table()).and_then(|t| {
+                t.iter()
+                    .map(|(k, _)| k.get_ref().to_string())
+                    .find(|k| !crate::persona_file::is_var_name(k))
+            });
+            let mut target = v.path.clone();
+            if let Some(k) = &bad {
+                target.push(OwnedSegment::Key(k.clone()));
+            }
+            let mut d = at(path, text, doc, &target, Code::SchemaPattern, true);
+            d.message = format!(
+                "`{}` is not a valid variable name",
+                bad.map_or_else(|| name.clone(), |k| format!("{name}.{k}"))
+            );
+            d.hint = Some("variable names are lowercase letters, digits and `_`, starting with a letter or `_`, at most 64 characters".to_owned());
+            return Some(d);
+        }
         other => (Code::SchemaInvalid, format!("`{name}`: {}", other.keyword()), None, false),
     };
     let mut d = at(path, text, doc, &v.path, code, on_key);

@@ -57,11 +57,17 @@ fn type_name(prop: &Value, schema: &Value) -> String {
     }
 }
 
-fn rows(schema: &Value, node: &Value, prefix: &str, out: &mut String) {
-    let required: Vec<&str> = node["required"]
-        .as_array()
+fn list(v: &Value) -> Vec<&str> {
+    v.as_array()
         .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn rows(schema: &Value, node: &Value, prefix: &str, out: &mut String) {
+    // "Required unless `extends`": `if {required: [extends]} else {required: […]}`.
+    let unless_extends = list(&node["else"]["required"]);
+    let mut required = list(&node["required"]);
+    required.extend(&unless_extends);
     let props = node["properties"]
         .as_object()
         .expect("a table schema has properties");
@@ -79,7 +85,9 @@ fn rows(schema: &Value, node: &Value, prefix: &str, out: &mut String) {
             .as_str()
             .unwrap_or("")
             .replace('\n', " ");
-        let req = if required.contains(&key.as_str()) {
+        let req = if unless_extends.contains(&key.as_str()) {
+            "unless `extends`"
+        } else if required.contains(&key.as_str()) {
             "yes"
         } else {
             ""

@@ -91,7 +91,13 @@ pub fn export(cli: &Cli, args: &ExportArgs) -> CmdResult {
         .path_of(&args.id)
         .map_err(|e| store_failure(e, false))?
         .ok_or_else(|| Failure::invalid(format!("no persona `{}`", args.id)))?;
-    let persona = check_file(&path).persona.ok_or_else(|| {
+    // A file with `extends` is exported resolved (its family applied).
+    let resolved = || {
+        personas::Catalog::load(&cli.dir)
+            .ok()
+            .and_then(|c| c.find(&args.id).map(|e| (*e.persona).clone()))
+    };
+    let persona = check_file(&path).persona.or_else(resolved).ok_or_else(|| {
         Failure::invalid(format!(
             "persona `{}` is invalid; run `personactl validate`",
             args.id

@@ -2,11 +2,13 @@
 
 mod completions;
 mod edit;
+mod explain;
 mod import;
 mod init;
 mod list;
 mod mv;
 mod new;
+mod render;
 mod rm;
 mod schema;
 mod serve;
@@ -98,6 +100,10 @@ pub enum Command {
     Session(session::Args),
     /// Serve the HTTP API (personas, sessions, schema, OpenAPI) over the live registry.
     Serve(serve::Args),
+    /// Print a persona's final system prompt, or write/check a Markdown snapshot of all.
+    Render(render::Args),
+    /// Show where each field of a resolved persona comes from.
+    Explain(explain::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -186,6 +192,8 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&cli, args),
         Command::Session(args) => session::run(&cli, args),
         Command::Serve(args) => serve::run(&cli, args),
+        Command::Render(args) => render::run(&cli, args),
+        Command::Explain(args) => explain::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -63,7 +63,13 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                 .path_of(from)
                 .map_err(|e| store_failure(e, false))?
                 .ok_or_else(|| Failure::invalid(format!("no persona `{from}` to copy")))?;
-            let mut base = check_file(&path).persona.ok_or_else(|| {
+            // A file with `extends` is copied resolved (its family applied).
+            let resolved = || {
+                personas::Catalog::load(&cli.dir)
+                    .ok()
+                    .and_then(|c| c.find(from).map(|e| (*e.persona).clone()))
+            };
+            let mut base = check_file(&path).persona.or_else(resolved).ok_or_else(|| {
                 Failure::invalid(format!(
                     "persona `{from}` is invalid; run `personactl validate`"
                 ))

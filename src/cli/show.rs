@@ -11,14 +11,18 @@ pub struct Args {
     /// The persona id (or one of its aliases).
     id: String,
 
-    /// Output format: the file as written (toml), or the persona as JSON.
+    /// Output format: the resolved persona as TOML, or as JSON.
     #[arg(long, value_enum, default_value_t = Format::Toml)]
     format: Format,
+
+    /// Print the file as written (comments, `extends` and all) instead of the resolved persona.
+    #[arg(long, conflicts_with = "format")]
+    raw: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
-    /// The file, comments and all.
+    /// The resolved persona (inheritance applied) as a TOML persona file.
     Toml,
     /// The persona as a JSON object, with its `id`.
     Json,
@@ -47,10 +51,15 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                 .hint("`personactl list --all` shows every persona"),
         );
     };
+    if args.raw {
+        let text = std::fs::read_to_string(&entry.path)
+            .map_err(|e| Failure::new(format!("{}: {e}", entry.path.display())))?;
+        print(|out| out.write_all(text.as_bytes()))?;
+        return Ok(Outcome::Success);
+    }
     match args.format {
         Format::Toml => {
-            let text = std::fs::read_to_string(&entry.path)
-                .map_err(|e| Failure::new(format!("{}: {e}", entry.path.display())))?;
+            let text = personas::render_new(&entry.persona, 0);
             print(|out| out.write_all(text.as_bytes()))?;
         }
         Format::Json => {

@@ -16,6 +16,7 @@ use crate::violations::closest;
 const KEY_ORDER: &[&str] = &[
     "schema_version",
     "id",
+    "extends",
     "name",
     "description",
     "icon",
@@ -27,6 +28,7 @@ const KEY_ORDER: &[&str] = &[
     "starters",
     "system_prompt",
     "model",
+    "vars",
     "extensions",
 ];
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmark `personactl validate` with inheritance: N personas that each extend one of 100
+# hidden bases (inheriting `description` and `icon`, using `{{parent}}` and a variable only a
+# base declares), beside the flat N-file corpus they were made from, in the same run.
+# Prints medians of RUNS runs and the ratio (target: at most 1.5x).
+#
+# usage: scripts/bench-extends.sh [N_FILES] [RUNS]      (defaults: 10000 files, 7 runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n=${1:-10000}
+runs=${2:-7}
+gen=${GEN_CORPUS:-../shared/bench/gen_corpus.py}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cargo build --release --quiet
+bin=target/release/personactl
+
+python3 "$gen" "$work/flat" "$n" --schema-header ../schema/persona.schema.json >/dev/null
+python3 - "$work/flat" "$work/extends" <<'PY'
+import os, re, sys
+src, dst = sys.argv[1], sys.argv[2]
+os.makedirs(dst)
+for i in range(100):
+    with open(os.path.join(dst, f"base-{i:02d}.toml"), "w") as f:
+        f.write(f'''#:schema ../schema/persona.schema.json
+name = "Base {i}"
+description = "A shared base persona number {i}, holding the common rules."
+icon = "🧩"
+hidden = true
+system_prompt = """
+Shared rules of base {i}: be {{{{tone}}}}, be brief, and never pretend to be human.
+"""
+
+[model]
+temperature = 0.7
+
+[vars]
+tone = "warm"
+''')
+for k, name in enumerate(sorted(os.listdir(src))):
+    text = open(os.path.join(src, name), encoding="utf-8").read()
+    header, rest = text.split("\n", 1)
+    rest = re.sub(r'^(description|icon) = .*\n', "", rest, flags=re.M)
+    rest = rest.replace('system_prompt = """\n', 'system_prompt = """\n{{parent}}\nSpeak in a {{tone}} voice.\n', 1)
+    with open(os.path.join(dst, name), "w", encoding="utf-8") as f:
+        f.write(f'{header}\nextends = "base-{k % 100:02d}"\n{rest}')
+PY
+
+"$bin" validate "$work/flat" >/dev/null
+"$bin" validate "$work/extends" >/dev/null || { "$bin" validate "$work/extends" | tail -20; exit 1; }
+
+# median wall time (seconds) of a command over $runs runs, after one warm-up run
+median() {
+  "$@" >/dev/null 2>&1 || true
+  for _ in $(seq "$runs"); do
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >/dev/null 2>&1 || true
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}'
+  done | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
+}
+
+printf 'corpus: %s files (+100 bases), %s runs each, %s cores\n' "$n" "$runs" "$(nproc)"
+t_flat=$(median "$bin" validate "$work/flat")
+t_ext=$(median "$bin" validate "$work/extends")
+t_render=$(median "$bin" --dir "$work/extends" render --all --out "$work/snap")
+awk -v f="$t_flat" -v e="$t_ext" -v r="$t_render" 'BEGIN {
+  printf "flat     validate %6.3f s\n", f
+  printf "extends  validate %6.3f s   extends/flat %5.2fx (target <= 1.5x)\n", e, e / f
+  printf "extends  render --all --out %6.3f s\n", r
+  exit (e / f <= 1.5) ? 0 : 1 }'
