@@ -29,6 +29,9 @@ struct Args {
     persona: Option<String>,
     #[arg(long, default_value = personas::DEFAULT_PERSONA_ID)]
     default_persona: String,
+    /// The user's name, for prompts that use `{{user_name}}`.
+    #[arg(long, default_value = "friend")]
+    user_name: String,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -84,8 +87,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 resolved.entry.id
             )?;
         }
+        // The final prompt: inheritance is already resolved; variables are filled in here.
+        let vars = personas::Vars::today().with("user_name", args.user_name.as_str());
+        let prompt = persona.render(&vars)?.system_prompt;
         history.push(json!({"role": "user", "content": line}));
-        let reply = model.reply(persona, &history)?;
+        let reply = model.reply(persona, &prompt, &history)?;
         history.push(json!({"role": "assistant", "content": reply}));
         writeln!(out, "{} {}> {reply}", persona.icon, persona.name)?;
         write!(out, "you> ")?;
@@ -120,6 +126,7 @@ impl Model {
     fn reply(
         &self,
         persona: &personas::Persona,
+        prompt: &str,
         history: &[Value],
     ) -> Result<String, Box<dyn std::error::Error>> {
         let (base, key, name) = match self {
@@ -128,14 +135,14 @@ impl Model {
                     .last()
                     .and_then(|m| m["content"].as_str())
                     .unwrap_or("");
-                let prompt_lines = persona.system_prompt.lines().count();
+                let first = prompt.lines().next().unwrap_or("");
                 return Ok(format!(
-                    "(offline echo; a {prompt_lines}-line system prompt) you said: {last}"
+                    "(offline echo; system prompt begins {first:?}) you said: {last}"
                 ));
             }
             Model::Remote { base, key, name } => (base, key, name),
         };
-        let mut messages = vec![json!({"role": "system", "content": persona.system_prompt})];
+        let mut messages = vec![json!({"role": "system", "content": prompt})];
         messages.extend(history.iter().cloned());
         let mut body = json!({"model": name, "messages": messages});
         let model = persona.model.as_ref();

@@ -92,7 +92,9 @@ pub(crate) fn schema_diagnostics(
         }
     }
     out.sort_by_key(|d| (d.line, d.column));
-    out.dedup_by(|a, b| a.line == b.line && a.column == b.column && a.code == b.code);
+    out.dedup_by(|a, b| {
+        a.line == b.line && a.column == b.column && a.code == b.code && a.message == b.message
+    });
     out
 }
 

@@ -787,3 +787,32 @@ fn man_page_is_roff_that_groff_accepts() {
         }
     }
 }
+
+#[test]
+fn every_missing_key_of_a_table_is_reported() {
+    let text = VALID
+        .replace("icon = \"🧭\"\n", "")
+        .replace("description = \"Helps you reach a goal.\"\n", "");
+    let (found, doc) = one_file(&text);
+    assert_eq!(
+        found,
+        [
+            (1, 1, "schema.required".to_owned()),
+            (1, 1, "schema.required".to_owned())
+        ]
+    );
+    let mut messages: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    messages.sort_unstable();
+    assert_eq!(
+        messages,
+        [
+            "missing required key `description`",
+            "missing required key `icon`"
+        ]
+    );
+}

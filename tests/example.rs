@@ -140,3 +140,16 @@ fn an_edit_applies_from_the_next_turn() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn the_prompt_is_rendered_with_variables() {
+    let t = TempTree::new().file(
+        "personas/journaling-assistant.toml",
+        "name = \"Journal\"\ndescription = \"d\"\nicon = \"📓\"\nsystem_prompt = \"You help {{user_name}} write, in {{tone}} tones.\"\n[vars]\ntone = \"warm\"\n",
+    );
+    let out = run(&t, &["--session", "s1", "--user-name", "Ada"], "hello\n");
+    assert!(
+        out.contains(r#"system prompt begins "You help Ada write, in warm tones.""#),
+        "{out}"
+    );
+}
