@@ -15,7 +15,9 @@ use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::load::discover;
 use crate::persona::{Persona, is_valid_id};
-use crate::validate::{check_text, stem_id};
+use rayon::prelude::*;
+
+use crate::validate::{CheckedFile, check_file, check_text, resolve_checked, stem_id};
 
 mod toml_text;
 
@@ -60,6 +62,14 @@ pub enum StoreError {
     Invalid {
         /// The problems, located in the content that would have been written.
         diagnostics: Vec<Diagnostic>,
+    },
+    /// Other personas extend this one: deleting it would break them.
+    #[error("persona `{id}` is extended by {}: change their `extends` first", children.join(", "))]
+    HasChildren {
+        /// The persona asked for.
+        id: String,
+        /// The ids of the personas that extend it.
+        children: Vec<String>,
     },
     /// Reading or writing failed.
     #[error(transparent)]
@@ -139,7 +149,7 @@ impl Store {
             });
         }
         let path = self.dir.join(format!("{id}.toml"));
-        validated(&path, text)?;
+        self.validated(&path, text)?;
         write_atomic(&path, text, true).map_err(|e| match e {
             WriteError::Exists => StoreError::Conflict {
                 id: id.to_owned(),
@@ -230,7 +240,7 @@ impl Store {
         check_id(id)?;
         let _lock = self.lock()?;
         let path = self.existing(id)?;
-        validated(&path, text)?;
+        self.validated(&path, text)?;
         write_atomic(&path, text, false).map_err(WriteError::into_store)?;
         Ok(path)
     }
@@ -244,6 +254,13 @@ impl Store {
         check_id(id)?;
         let _lock = self.lock()?;
         let path = self.existing(id)?;
+        let children = self.children_of(id, &path)?;
+        if !children.is_empty() {
+            return Err(StoreError::HasChildren {
+                id: id.to_owned(),
+                children,
+            });
+        }
         std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
         sync_parent(&path).map_err(StoreError::Io)?;
         Ok(path)
@@ -272,7 +289,7 @@ impl Store {
         toml_text::renamed(&mut doc, old, new);
         let new_path = old_path.with_file_name(format!("{new}.toml"));
         let new_text = doc.to_string();
-        validated(&new_path, &new_text)?;
+        self.validated(&new_path, &new_text)?;
         write_atomic(&new_path, &new_text, true).map_err(|e| match e {
             WriteError::Exists => StoreError::Conflict {
                 id: new.to_owned(),
@@ -301,9 +318,65 @@ impl Store {
         if new_text == text {
             return Ok(path);
         }
-        validated(&path, &new_text)?;
+        self.validated(&path, &new_text)?;
         write_atomic(&path, &new_text, false).map_err(WriteError::into_store)?;
         Ok(path)
+    }
+
+    /// Validates `text` as the file at `path` would be: on its own, and, when it extends
+    /// another persona or uses a variable only an ancestor can declare, within its family in
+    /// the directory (a missing or invalid parent, a cycle, an undeclared variable).
+    fn validated(&self, path: &Path, text: &str) -> Result<(), StoreError> {
+        let checked = check_text(path, text);
+        if !checked.is_valid() {
+            return Err(StoreError::Invalid {
+                diagnostics: checked.diagnostics,
+            });
+        }
+        if checked.links.extends.is_none() && checked.links.pending.is_empty() {
+            return Ok(());
+        }
+        let others = self.others(path)?;
+        let mut files: Vec<CheckedFile> = others.par_iter().map(|p| check_file(p)).collect();
+        files.push(checked);
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let family: Vec<Diagnostic> = resolve_checked(&files)
+            .diagnostics
+            .into_iter()
+            .filter(|(i, _)| files[*i].path == path)
+            .map(|(_, d)| d)
+            .collect();
+        if family.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid {
+                diagnostics: family,
+            })
+        }
+    }
+
+    /// Every persona file in the directory but `path` (none if the directory is missing).
+    fn others(&self, path: &Path) -> Result<Vec<PathBuf>, StoreError> {
+        if !self.dir.exists() {
+            return Ok(Vec::new());
+        }
+        Ok(discover(&self.dir)?
+            .into_iter()
+            .filter(|p| p != path)
+            .collect())
+    }
+
+    /// The ids of the personas whose `extends` names `id`.
+    fn children_of(&self, id: &str, path: &Path) -> Result<Vec<String>, StoreError> {
+        let others = self.others(path)?;
+        let mut children: Vec<String> = others
+            .par_iter()
+            .map(|p| check_file(p))
+            .filter(|c| c.links.extends.as_ref().is_some_and(|e| e.id == id))
+            .filter_map(|c| c.id)
+            .collect();
+        children.sort();
+        Ok(children)
     }
 
     fn existing(&self, id: &str) -> Result<PathBuf, StoreError> {
@@ -332,20 +405,6 @@ fn check_id(id: &str) -> Result<(), StoreError> {
         Ok(())
     } else {
         Err(StoreError::InvalidId { id: id.to_owned() })
-    }
-}
-
-/// Validates `text` as the file at `path` would be validated; errors refuse the write.
-/// A file with `extends` is checked on its own here; its family is checked by `validate`
-/// and on load.
-fn validated(path: &Path, text: &str) -> Result<(), StoreError> {
-    let checked = check_text(path, text);
-    if checked.is_valid() {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid {
-            diagnostics: checked.diagnostics,
-        })
     }
 }
 

@@ -180,7 +180,15 @@ fn required_keys_may_come_from_the_parent_but_not_without_extends() {
         .file("p/child.toml", child_only)
         .file("p/flat.toml", "name = \"Flat\"\n");
     let found = diagnostics(&tree.path("p"));
-    assert_eq!(found, [d("flat.toml", 1, 1, "schema.required")]);
+    // description, icon and system_prompt: one diagnostic each.
+    assert_eq!(
+        found,
+        [
+            d("flat.toml", 1, 1, "schema.required"),
+            d("flat.toml", 1, 1, "schema.required"),
+            d("flat.toml", 1, 1, "schema.required")
+        ]
+    );
 }
 
 #[test]

@@ -559,3 +559,52 @@ fn concurrent_creates_of_distinct_ids_all_succeed() {
     });
     assert_eq!(personas::discover(&dir).unwrap().len(), 8);
 }
+
+#[test]
+fn writes_check_the_family_and_deletes_keep_children_whole() {
+    let t = tree().file("p/junior.toml", "extends = \"coach\"\nname = \"Junior\"\n");
+    let dir = t.path("p");
+    let before = read(&t.path("p/junior.toml"));
+    let run = personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .args(["set", "junior", "extends", "nobody"])
+        .run();
+    run.assert_exit(1);
+    assert!(run.stderr.contains("extends.missing"), "{}", run.stderr);
+    assert_eq!(read(&t.path("p/junior.toml")), before, "nothing written");
+    let run = personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .args(["set", "junior", "system_prompt", "Hi {{mood}}"])
+        .run();
+    run.assert_exit(1);
+    assert!(run.stderr.contains("vars.undeclared"), "{}", run.stderr);
+    personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .args(["set", "junior", "greeting", "Hello!"])
+        .run()
+        .assert_exit(0);
+
+    let run = personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .args(["rm", "coach"])
+        .run();
+    run.assert_exit(1);
+    assert!(run.stderr.contains("extended by junior"), "{}", run.stderr);
+    assert!(t.path("p/coach.toml").exists());
+    personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .args(["rm", "junior"])
+        .run()
+        .assert_exit(0);
+    personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .args(["rm", "coach"])
+        .run()
+        .assert_exit(0);
+}

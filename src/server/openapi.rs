@@ -82,7 +82,7 @@ pub fn openapi_document() -> Value {
                 "get": {"operationId": "getPersona", "summary": "One persona, as the registry serves it", "responses": {"200": body("The persona", "PersonaOut"), "404": error("No such persona")}},
                 "put": write_op("replacePersona", "Replace a persona (the file is edited in place; comments stay)", "PersonaReplace", "200", "Replaced", &["400", "401", "403", "404", "409", "413", "422"]),
                 "patch": write_op("patchPersona", "Change some keys (JSON merge patch; null removes a key)", "PersonaPatch", "200", "Patched", &["400", "401", "403", "404", "409", "413", "422"]),
-                "delete": {"operationId": "deletePersona", "summary": "Delete a persona file", "security": security(), "responses": responses_with(json!({"204": {"description": "Deleted"}}), &["401", "403", "404"])}
+                "delete": {"operationId": "deletePersona", "summary": "Delete a persona file", "security": security(), "responses": responses_with(json!({"204": {"description": "Deleted"}}), &["401", "403", "404", "409"])}
             },
             "/api/sessions/{session}/persona": {
                 "parameters": [session],
@@ -202,7 +202,9 @@ fn responses_with(mut responses: Value, errors: &[&str]) -> Value {
             "401" => "A token is needed for writes",
             "403" => "Wrong token",
             "404" => "No such persona or link",
-            "409" => "The id exists already, or the persona changed since `revision`",
+            "409" => {
+                "The id exists already, the persona changed since `revision`, or others extend it"
+            }
             "413" => "Body over 1 MiB",
             "422" => "Not a valid persona: diagnostics in the §4 shape",
             "503" => "The default persona is missing",
