@@ -63,7 +63,9 @@ impl Cluster {
         // PostgreSQL refuses to run as root: run it as the `postgres` user, in a folder it owns.
         let as_postgres = is_root();
         if as_postgres {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()))?;
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path()))?;
         }
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -180,11 +182,12 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = run(self
-            .tool("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "-w", "stop"]));
+        let _ = run(self.tool("pg_ctl").arg("-D").arg(self.data()).args([
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]));
     }
 }
 
