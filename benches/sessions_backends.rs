@@ -62,7 +62,7 @@ fn main() -> Res<()> {
 
     // 1. Durable links/s with 1 and 4 writers.
     for writers in [1, 4] {
-        let per = 600 / writers;
+        let per = 2000 / writers;
         let file = root.join(format!("links-{writers}.jsonl"));
         let ours = rate(writers, per, |w| {
             let mut log = SessionLog::new(&file);
