@@ -1,5 +1,5 @@
 //! The HTTP/JSON API (`personactl serve`): the same operations as the CLI, over the
-//! hot-reloading [`Registry`](crate::Registry), the [`Store`](crate::Store) and the sessions index.
+//! hot-reloading [`Registry`], the [`Store`] and the sessions index.
 //!
 //! Reads go through registry snapshots, so an edit made in git shows up without a restart and a
 //! broken file keeps serving its last good version. Writes go through the store (validated,

@@ -2,7 +2,7 @@
 //!
 //! One row per live session in `personactl_sessions`; a link is an upsert
 //! (`INSERT … ON CONFLICT (session) DO UPDATE`), an unlink a `DELETE`, so replicas linking at
-//! once lose nothing. The schema is created or migrated on first use ([`migrate`]).
+//! once lose nothing. The schema is created or migrated on first use (`migrate.rs`).
 
 mod migrate;
 
@@ -24,7 +24,11 @@ use super::time::Timestamp;
 /// The connect timeout when the URL sets none (`connect_timeout=SECONDS`).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The sessions index in a PostgreSQL database: see the [module docs](self).
+/// The sessions index in a PostgreSQL database, shared by every replica of a chat service:
+/// one row per live session in `personactl_sessions`; a link is an upsert
+/// (`INSERT … ON CONFLICT (session) DO UPDATE`), an unlink a `DELETE`, so replicas linking at
+/// once lose nothing. The schema is created or migrated on first use (versioned migrations
+/// from `migrations/`, recorded in `personactl_schema_migrations`).
 ///
 /// Holds one connection, opened (and the schema migrated) by [`connect`](Self::connect). When
 /// the connection breaks (the database restarted, a failover), the next operation reconnects
