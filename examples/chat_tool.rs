@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, Write};
 
-use personas::{Registry, SessionIndex};
+use personas::{Registry, SessionBackend};
 use serde_json::{Value, json};
 
 /// A terminal chat over personactl personas.
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 struct Args {
     #[arg(long, default_value = "personas")]
     dir: String,
+    /// The sessions index: a file, or a `postgres://` URL shared by every replica.
     #[arg(long, default_value = "sessions.jsonl")]
     sessions: String,
     /// The chat session to start or resume.
@@ -41,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .default_persona(args.default_persona.clone())
         .open()?;
     let _watch = registry.watch()?;
-    let mut sessions = SessionIndex::open(&args.sessions)?;
+    let mut sessions = SessionBackend::parse(&args.sessions).open_long_lived()?;
 
     if let Some(id) = &args.persona {
         let snapshot = registry.snapshot();

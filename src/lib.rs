@@ -88,9 +88,12 @@ pub use render::{
 };
 pub use schema::{SCHEMA_HEADER, SCHEMA_RELATIVE_PATH, persona_schema, schema_text};
 pub use sessions::{
-    Compaction, Durability, Link, Resolution, ResolutionView, SESSION_ID_MAX_BYTES, SessionError,
-    SessionIndex, SessionLog, Timestamp, check_session_id, check_sessions, resolve,
+    Compaction, Copied, Durability, Link, Resolution, ResolutionView, SESSION_ID_MAX_BYTES,
+    SessionBackend, SessionError, SessionIndex, SessionLog, SessionStore, Timestamp, check_links,
+    check_session_id, check_sessions, copy_links, open_store, resolve,
 };
+#[cfg(feature = "postgres")]
+pub use sessions::{DEFAULT_CONNECT_TIMEOUT, PgStore};
 pub use snapshot::Snapshot;
 pub use source::{Position, position};
 pub use store::{Store, StoreError, render_new};

@@ -42,8 +42,15 @@ pub struct Cli {
     #[arg(long, global = true, env = "PERSONAS_DEFAULT_PERSONA", default_value = personas::DEFAULT_PERSONA_ID, value_name = "ID")]
     pub default_persona: String,
 
-    /// The sessions index file (default: `sessions.jsonl` beside the personas directory).
-    #[arg(long, global = true, env = "PERSONAS_SESSIONS", value_name = "FILE")]
+    /// The sessions index: a file (default: `sessions.jsonl` beside the personas directory),
+    /// or a PostgreSQL URL (`postgres://user:password@host:5432/dbname`).
+    #[arg(
+        long,
+        global = true,
+        env = "PERSONAS_SESSIONS",
+        value_name = "FILE|URL",
+        hide_env_values = true
+    )]
     pub sessions: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -51,7 +58,17 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The sessions index: `--sessions`, else `sessions.jsonl` beside the personas directory.
+    /// The sessions backend: `--sessions` (a path or a `postgres://` URL), else the file
+    /// `sessions.jsonl` beside the personas directory.
+    pub fn sessions_backend(&self) -> personas::SessionBackend {
+        match &self.sessions {
+            Some(spec) => personas::SessionBackend::parse(spec),
+            None => personas::SessionBackend::File(self.sessions_path()),
+        }
+    }
+
+    /// The default sessions file: `sessions.jsonl` beside the personas directory (or
+    /// `--sessions` itself).
     pub fn sessions_path(&self) -> PathBuf {
         if let Some(path) = &self.sessions {
             return path.clone();

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use personas::Registry;
 use personas::server::{AppState, serve};
-use personas::{Registry, SessionIndex};
 
 use super::{Cli, CmdResult, Failure, Outcome, dir_failure};
 
@@ -33,8 +33,10 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         .map_err(|e| dir_failure(cli, e))?;
     let registry = Arc::new(registry);
     let _watcher = registry.watch().map_err(Failure::from)?;
-    let sessions_path = cli.sessions_path();
-    let sessions = SessionIndex::open(&sessions_path).map_err(|e| Failure::new(e.to_string()))?;
+    let sessions = cli
+        .sessions_backend()
+        .open_long_lived()
+        .map_err(|e| Failure::new(e.to_string()))?;
     if !args.addr.ip().is_loopback() && args.token.is_none() {
         eprintln!(
             "warning: listening on {} without --token: anyone who can reach it can change personas",

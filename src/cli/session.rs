@@ -1,10 +1,10 @@
-//! `personactl session …`: the sessions index (link, show, unlink, list, compact), and the
-//! `validate --sessions` check.
+//! `personactl session …`: the sessions index (link, show, unlink, list, compact, migrate),
+//! through whichever backend `--sessions` names, and the `validate --sessions` check.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
-use personas::{Catalog, Entry, Lookup, SessionError, SessionIndex, SessionLog};
+use personas::{Catalog, Entry, Lookup, SessionBackend, SessionError, SessionStore};
 use serde::Serialize;
 
 use super::{Cli, CmdResult, Failure, Outcome, dir_failure, print};
@@ -47,8 +47,15 @@ enum Action {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
-    /// Rewrite the index to one line per live session, atomically.
+    /// Rewrite the index file to one line per live session, atomically (PostgreSQL needs none).
     Compact,
+    /// Copy every live link (persona, revision, time) to another backend; running it again
+    /// copies nothing more.
+    Migrate {
+        /// The target: a sessions file path or a `postgres://` URL.
+        #[arg(long, value_name = "URL_OR_PATH")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,17 +75,19 @@ enum ListFormat {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let path = cli.sessions_path();
+    let backend = cli.sessions_backend();
     match &args.command {
-        Action::Link { session, persona } => link(cli, &path, session, persona),
-        Action::Show { session, format } => show(cli, &path, session, *format),
-        Action::Unlink { session } => unlink(&path, session),
-        Action::List { persona, format } => list(&path, persona.as_deref(), *format),
-        Action::Compact => compact(&path),
+        Action::Link { session, persona } => link(cli, &backend, session, persona),
+        Action::Show { session, format } => show(cli, &backend, session, *format),
+        Action::Unlink { session } => unlink(&backend, session),
+        Action::List { persona, format } => list(&backend, persona.as_deref(), *format),
+        Action::Compact => compact(&backend),
+        Action::Migrate { to } => migrate(&backend, &SessionBackend::parse(to)),
     }
 }
 
-/// Maps a library error: bad input exits 1, a file that is not an index or I/O exits 2.
+/// Maps a library error: bad input exits 1, a file that is not an index, a database that
+/// cannot be reached, or I/O exits 2.
 fn failure(e: SessionError) -> Failure {
     match e {
         SessionError::InvalidSession { .. } => Failure::invalid(e.to_string()),
@@ -88,11 +97,20 @@ fn failure(e: SessionError) -> Failure {
         }
         SessionError::NotAnIndex { .. } => Failure::new(e.to_string())
             .hint("point --sessions (or PERSONAS_SESSIONS) at the sessions file"),
+        SessionError::Database { .. } => Failure::new(e.to_string()).hint(
+            "check that the database is running and reachable, and the URL in --sessions (or PERSONAS_SESSIONS)",
+        ),
         other => Failure::new(other.to_string()),
     }
 }
 
-fn link(cli: &Cli, path: &Path, session: &str, persona: &str) -> CmdResult {
+/// Opens the store, after checking the session id (a refused id touches no storage).
+fn open(backend: &SessionBackend, session: &str) -> Result<Box<dyn SessionStore>, Failure> {
+    personas::check_session_id(session).map_err(failure)?;
+    backend.open().map_err(failure)
+}
+
+fn link(cli: &Cli, backend: &SessionBackend, session: &str, persona: &str) -> CmdResult {
     personas::check_session_id(session).map_err(failure)?;
     let catalog = Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?;
     let Some(entry) = catalog.get(persona).or_else(|| catalog.by_alias(persona)) else {
@@ -102,7 +120,7 @@ fn link(cli: &Cli, path: &Path, session: &str, persona: &str) -> CmdResult {
         ))
         .hint("`personactl list --all` shows every persona"));
     };
-    SessionLog::new(path)
+    open(backend, session)?
         .link(session, entry)
         .map_err(failure)?;
     let alias = if entry.id == persona {
@@ -120,9 +138,8 @@ fn link(cli: &Cli, path: &Path, session: &str, persona: &str) -> CmdResult {
     Ok(Outcome::Success)
 }
 
-fn show(cli: &Cli, path: &Path, session: &str, format: Format) -> CmdResult {
-    personas::check_session_id(session).map_err(failure)?;
-    let link = SessionLog::new(path).get(session).map_err(failure)?;
+fn show(cli: &Cli, backend: &SessionBackend, session: &str, format: Format) -> CmdResult {
+    let link = open(backend, session)?.get(session).map_err(failure)?;
     let catalog = Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?;
     let r = personas::resolve(session, link, &catalog, &cli.default_persona).map_err(failure)?;
     let entry: &Entry = r.entry;
@@ -157,8 +174,8 @@ fn show(cli: &Cli, path: &Path, session: &str, format: Format) -> CmdResult {
     Ok(Outcome::Success)
 }
 
-fn unlink(path: &Path, session: &str) -> CmdResult {
-    if !SessionLog::new(path).unlink(session).map_err(failure)? {
+fn unlink(backend: &SessionBackend, session: &str) -> CmdResult {
+    if !open(backend, session)?.unlink(session).map_err(failure)? {
         return Err(Failure::invalid(format!(
             "session `{session}` is not linked; nothing was written"
         )));
@@ -176,11 +193,11 @@ struct Listed<'a> {
     at: String,
 }
 
-fn list(path: &Path, persona: Option<&str>, format: ListFormat) -> CmdResult {
-    let index = SessionIndex::open(path).map_err(failure)?;
-    let mut items: Vec<Listed> = index
+fn list(backend: &SessionBackend, persona: Option<&str>, format: ListFormat) -> CmdResult {
+    let mut store = backend.open().map_err(failure)?;
+    let links = store.list(persona).map_err(failure)?;
+    let items: Vec<Listed> = links
         .iter()
-        .filter(|(_, l)| persona.is_none_or(|p| *l.persona == *p))
         .map(|(session, l)| Listed {
             session,
             persona: &l.persona,
@@ -188,7 +205,6 @@ fn list(path: &Path, persona: Option<&str>, format: ListFormat) -> CmdResult {
             at: l.at.to_string(),
         })
         .collect();
-    items.sort_unstable_by(|a, b| a.session.cmp(b.session));
     print(|out| match format {
         ListFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &items)?;
@@ -214,19 +230,20 @@ fn list(path: &Path, persona: Option<&str>, format: ListFormat) -> CmdResult {
             Ok(())
         }
     })?;
-    if index.skipped() > 0 {
+    if store.skipped() > 0 {
+        let location = store.location();
         eprintln!(
-            "warning: {} unreadable line(s) in {} were skipped; `personactl validate --sessions {}` shows them",
-            index.skipped(),
-            path.display(),
-            path.display()
+            "warning: {} unreadable line(s) in {location} were skipped; `personactl validate --sessions {location}` shows them",
+            store.skipped(),
         );
     }
     Ok(Outcome::Success)
 }
 
-fn compact(path: &Path) -> CmdResult {
-    if !path.exists() {
+fn compact(backend: &SessionBackend) -> CmdResult {
+    if let SessionBackend::File(path) = backend
+        && !path.exists()
+    {
         print(|out| {
             writeln!(
                 out,
@@ -236,15 +253,23 @@ fn compact(path: &Path) -> CmdResult {
         })?;
         return Ok(Outcome::Success);
     }
-    let c = SessionLog::new(path).compact().map_err(failure)?;
+    let mut store = backend.open().map_err(failure)?;
+    let Some(c) = store.compact().map_err(failure)? else {
+        print(|out| {
+            writeln!(
+                out,
+                "{}: PostgreSQL keeps one row per session, updated in place; nothing to compact",
+                store.location()
+            )
+        })?;
+        return Ok(Outcome::Success);
+    };
+    let location = store.location();
     print(|out| {
         write!(
             out,
-            "compacted {}: {} session(s), {} → {} bytes",
-            path.display(),
-            c.sessions,
-            c.bytes_before,
-            c.bytes_after
+            "compacted {location}: {} session(s), {} → {} bytes",
+            c.sessions, c.bytes_before, c.bytes_after
         )?;
         if c.skipped > 0 {
             write!(out, ", {} unreadable line(s) dropped", c.skipped)?;
@@ -254,11 +279,50 @@ fn compact(path: &Path) -> CmdResult {
     Ok(Outcome::Success)
 }
 
-/// For `validate`: checks the sessions index against the personas of `--dir` and adds its
-/// diagnostics (and the file) to `report`.
-pub fn check_into(cli: &Cli, path: &Path, report: &mut personas::Report) -> Result<(), Failure> {
+fn migrate(from: &SessionBackend, to: &SessionBackend) -> CmdResult {
+    if from == to {
+        return Err(Failure::new(format!(
+            "--to names the sessions index itself ({from}); nothing to copy"
+        )));
+    }
+    let mut source = from.open().map_err(failure)?;
+    let mut target = to.open().map_err(failure)?;
+    let copied = personas::copy_links(&mut *source, &mut *target).map_err(failure)?;
+    print(|out| {
+        writeln!(
+            out,
+            "copied {} link(s) from {from} to {to} ({} already there)",
+            copied.copied, copied.unchanged
+        )
+    })?;
+    if source.skipped() > 0 {
+        eprintln!(
+            "warning: {} unreadable line(s) in {from} were skipped",
+            source.skipped()
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// For `validate`: checks the sessions index (a file, or a database) against the personas of
+/// `--dir` and adds its diagnostics (and the index) to `report`.
+pub fn check_into(cli: &Cli, report: &mut personas::Report) -> Result<(), Failure> {
     let catalog = Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?;
-    let diagnostics = personas::check_sessions(path, &catalog).map_err(|e| match e {
+    let diagnostics = match cli.sessions_backend() {
+        SessionBackend::File(path) => check_file(&path, &catalog)?,
+        other => {
+            let mut store = other.open().map_err(failure)?;
+            let links = store.list(None).map_err(failure)?;
+            personas::check_links(Path::new(&store.location()), &links, &catalog)
+        }
+    };
+    report.files += 1;
+    report.diagnostics.extend(diagnostics);
+    Ok(())
+}
+
+fn check_file(path: &Path, catalog: &Catalog) -> Result<Vec<personas::Diagnostic>, Failure> {
+    personas::check_sessions(path, catalog).map_err(|e| match e {
         SessionError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             Failure::new(format!(
                 "sessions index `{}` does not exist",
@@ -266,8 +330,5 @@ pub fn check_into(cli: &Cli, path: &Path, report: &mut personas::Report) -> Resu
             ))
         }
         other => failure(other),
-    })?;
-    report.files += 1;
-    report.diagnostics.extend(diagnostics);
-    Ok(())
+    })
 }

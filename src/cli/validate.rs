@@ -50,8 +50,8 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         }
         other => Failure::from(other),
     })?;
-    if let Some(sessions) = &cli.sessions {
-        super::session::check_into(cli, sessions, &mut report)?;
+    if cli.sessions.is_some() {
+        super::session::check_into(cli, &mut report)?;
     }
     print(|out| match args.format {
         Format::Human => personas::write_human(out, &report, color_stdout()),

@@ -1,5 +1,5 @@
 //! The HTTP/JSON API (`personactl serve`): the same operations as the CLI, over the
-//! hot-reloading [`Registry`](crate::Registry), the [`Store`](crate::Store) and the sessions index.
+//! hot-reloading [`Registry`], the [`Store`] and the sessions index.
 //!
 //! Reads go through registry snapshots, so an edit made in git shows up without a restart and a
 //! broken file keeps serving its last good version. Writes go through the store (validated,
@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::load::MAX_FILE_BYTES;
 use crate::registry::Registry;
-use crate::sessions::SessionIndex;
+use crate::sessions::SessionStore;
 use crate::store::Store;
 
 pub use openapi::openapi_document;
@@ -34,19 +34,20 @@ pub use openapi::openapi_document;
 pub struct AppState {
     registry: Arc<Registry>,
     store: Store,
-    sessions: Mutex<SessionIndex>,
+    sessions: Mutex<Box<dyn SessionStore>>,
     default_persona: String,
     token: Option<auth::Token>,
 }
 
 impl AppState {
     /// The state of a server over `registry` (whose directory the store writes to), the
-    /// sessions index at `sessions`, falling back to `default_persona`; with `token`, every
-    /// write needs `Authorization: Bearer <token>`.
+    /// sessions store `sessions` (a file index or PostgreSQL, see
+    /// [`SessionBackend::open_long_lived`](crate::SessionBackend::open_long_lived)), falling
+    /// back to `default_persona`; with `token`, every write needs `Authorization: Bearer <token>`.
     #[must_use]
     pub fn new(
         registry: Arc<Registry>,
-        sessions: SessionIndex,
+        sessions: Box<dyn SessionStore>,
         default_persona: String,
         token: Option<String>,
     ) -> Self {

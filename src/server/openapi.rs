@@ -94,7 +94,7 @@ pub fn openapi_document() -> Value {
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LinkRequest"}}}},
                     "responses": responses_with(json!({"200": body("Linked; the new resolution", "ResolutionView")}), &["400", "401", "403", "413", "422", "503"])
                 },
-                "delete": {"operationId": "unlinkSession", "summary": "Unlink a session", "security": security(), "responses": responses_with(json!({"204": {"description": "Unlinked"}}), &["400", "401", "403", "404"])}
+                "delete": {"operationId": "unlinkSession", "summary": "Unlink a session", "security": security(), "responses": responses_with(json!({"204": {"description": "Unlinked"}}), &["400", "401", "403", "404", "503"])}
             }
         }
     })
@@ -207,7 +207,7 @@ fn responses_with(mut responses: Value, errors: &[&str]) -> Value {
             }
             "413" => "Body over 1 MiB",
             "422" => "Not a valid persona: diagnostics in the §4 shape",
-            "503" => "The default persona is missing",
+            "503" => "The default persona is missing, or the sessions database cannot be reached",
             _ => "Error",
         };
         responses[*code] = error(description);

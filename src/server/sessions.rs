@@ -20,7 +20,7 @@ fn session_error(e: SessionError) -> ApiError {
         SessionError::InvalidSession { .. } => {
             ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
         }
-        SessionError::DefaultMissing { .. } => {
+        SessionError::DefaultMissing { .. } | SessionError::Database { .. } => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
         }
         other => ApiError::internal(other),
@@ -42,8 +42,8 @@ pub(super) async fn show(
     let state2 = state.clone();
     blocking(move || {
         let snapshot = state2.registry.snapshot();
-        // A poisoned lock means a panic elsewhere mid-update; the index re-reads the file on
-        // every access, so carrying on with it is safe.
+        // A poisoned lock means a panic elsewhere mid-update; every store re-reads its storage
+        // on every access, so carrying on with it is safe.
         let mut index = state2
             .sessions
             .lock()

@@ -10,6 +10,7 @@ use crate::diagnostic::{Code, Diagnostic, Snippet};
 use super::error::SessionError;
 use super::file::scan_lines;
 use super::record::{HeaderLine, Record, VERSION, parse_header};
+use super::state::Link;
 
 /// Checks the sessions file at `path` against `personas`: every line that cannot be read
 /// (`sessions.torn`, at that line) and every live session linked to a persona that neither
@@ -73,19 +74,40 @@ pub fn check_sessions<L: Lookup + ?Sized>(
         .collect();
     dangling.sort_by_key(|(_, (_, line))| *line);
     for (session, (persona, line)) in dangling {
-        let mut d = Diagnostic::file_error(
-            path,
-            Code::SessionsDangling,
-            format!("session `{session}` is linked to persona `{persona}`, which does not exist"),
-        )
-        .with_hint(format!(
-            "it resolves to the default persona until you run `personactl session link {session} ID`, or add `{persona}` to a persona's `aliases` if it was renamed"
-        ));
+        let mut d = dangling_link(path, &session, &persona);
         d.line = line;
         diagnostics.push(d);
     }
     diagnostics.sort_by_key(|d| d.line);
     Ok(diagnostics)
+}
+
+/// Checks links read from a store that has no lines (a database): every live session linked
+/// to a persona that neither exists nor is listed among a persona's `aliases`
+/// (`sessions.dangling`, at line 1 of `location`, in the order of `links`).
+pub fn check_links<L: Lookup + ?Sized>(
+    location: &Path,
+    links: &[(String, Link)],
+    personas: &L,
+) -> Vec<Diagnostic> {
+    links
+        .iter()
+        .filter(|(_, l)| {
+            personas.get(&l.persona).is_none() && personas.by_alias(&l.persona).is_none()
+        })
+        .map(|(session, l)| dangling_link(location, session, &l.persona))
+        .collect()
+}
+
+fn dangling_link(path: &Path, session: &str, persona: &str) -> Diagnostic {
+    Diagnostic::file_error(
+        path,
+        Code::SessionsDangling,
+        format!("session `{session}` is linked to persona `{persona}`, which does not exist"),
+    )
+    .with_hint(format!(
+        "it resolves to the default persona until you run `personactl session link {session} ID`, or add `{persona}` to a persona's `aliases` if it was renamed"
+    ))
 }
 
 /// Checks the first line.

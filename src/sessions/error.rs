@@ -36,6 +36,23 @@ pub enum SessionError {
         /// The default persona's id.
         id: String,
     },
+    /// A database backend failed: it could not be reached in time, refused the login, or a
+    /// query failed. `location` is the URL without its password.
+    #[error("{location}: {message}")]
+    Database {
+        /// Where: the URL, its password hidden.
+        location: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A backend this build of personactl does not include (a cargo feature was turned off).
+    #[error("{location}: this personactl was built without the `{feature}` feature")]
+    Unsupported {
+        /// Where: the URL, its password hidden.
+        location: String,
+        /// The cargo feature that provides the backend.
+        feature: &'static str,
+    },
     /// Reading, writing, locking or syncing the file failed.
     #[error("{}: {source}", path.display())]
     Io {

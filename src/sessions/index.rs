@@ -110,6 +110,18 @@ impl SessionIndex {
         Ok(link)
     }
 
+    /// Writes `links` exactly as given (revisions and times kept): see
+    /// [`SessionLog::append_links`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SessionLog::append_links`].
+    pub fn append_links(&mut self, links: &[(String, Link)]) -> Result<(), SessionError> {
+        self.log.append_links(links)?;
+        self.refresh()?;
+        Ok(())
+    }
+
     /// Unlinks `session`; `false` (nothing written) when it is not linked.
     ///
     /// # Errors

@@ -12,6 +12,8 @@ use super::file::{Locked, Start, Writer, lock_for_write, read_header, replace};
 use super::lookup::find;
 use super::record::Record;
 use super::state::{Link, State};
+#[cfg(doc)]
+use super::store::SessionStore;
 use super::time::Timestamp;
 
 /// When a write is durable.
@@ -52,6 +54,8 @@ pub struct SessionLog {
     path: PathBuf,
     durability: Durability,
     writer: Option<Writer>,
+    /// Unreadable lines skipped by the last full read ([`SessionStore::list`]).
+    skipped: usize,
 }
 
 impl SessionLog {
@@ -61,6 +65,7 @@ impl SessionLog {
             path: path.into(),
             durability: Durability::default(),
             writer: None,
+            skipped: 0,
         }
     }
 
@@ -75,6 +80,14 @@ impl SessionLog {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub(crate) fn set_skipped(&mut self, skipped: usize) {
+        self.skipped = skipped;
+    }
+
+    pub(crate) fn last_skipped(&self) -> usize {
+        self.skipped
     }
 
     /// Links `session` to `persona` (its id and revision) with one locked append, creating the
@@ -123,6 +136,43 @@ impl SessionLog {
         record: &Record<'_>,
         precondition: impl FnOnce(&Locked<'_>) -> Result<bool, SessionError>,
     ) -> Result<bool, SessionError> {
+        self.write_bytes(&record.encode(), precondition)
+    }
+
+    /// Writes `links` exactly as given (their revisions and times kept), as one locked append
+    /// per few megabytes and one sync at the end: what copying links from another backend
+    /// needs. Session ids are checked first; nothing is written when one is refused.
+    ///
+    /// # Errors
+    ///
+    /// As [`link`](Self::link).
+    pub fn append_links(&mut self, links: &[(String, Link)]) -> Result<(), SessionError> {
+        for (session, _) in links {
+            check_session_id(session)?;
+        }
+        let mut buf = Vec::new();
+        for (i, (session, link)) in links.iter().enumerate() {
+            let record = Record::Link {
+                session: session.as_str().into(),
+                persona: (*link.persona).into(),
+                revision: link.revision.as_deref().map(Into::into),
+                at: link.at,
+            };
+            buf.extend_from_slice(&record.encode());
+            if buf.len() >= 4 << 20 || i + 1 == links.len() {
+                self.write_bytes(&buf, |_| Ok(true))?;
+                buf.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `bytes` (whole records) under the lock when `precondition` holds.
+    fn write_bytes(
+        &mut self,
+        bytes: &[u8],
+        precondition: impl FnOnce(&Locked<'_>) -> Result<bool, SessionError>,
+    ) -> Result<bool, SessionError> {
         let sync = self.durability == Durability::Sync;
         let mut locked = lock_for_write(&self.path, &mut self.writer, sync)?;
         if locked.sorted_region_damaged() {
@@ -135,7 +185,7 @@ impl SessionLog {
         if !precondition(&locked)? {
             return Ok(false);
         }
-        locked.append(&record.encode())?;
+        locked.append(bytes)?;
         drop(locked);
         if sync && let Some(w) = &self.writer {
             // After the unlock, so that concurrent writers' syncs overlap (group commit).

@@ -14,6 +14,9 @@
 //!   [`SessionLog::get`] binary-searches it instead of reading everything.
 //! - [`SessionIndex`] keeps every session in memory for a long-lived process and catches up
 //!   with other processes' appends before it answers.
+//!
+//! [`SessionStore`] puts the file and PostgreSQL (`PgStore`, cargo feature `postgres`, on by
+//! default) behind one interface; [`SessionBackend`] picks one from a `--sessions` value.
 
 mod check;
 mod error;
@@ -21,15 +24,21 @@ mod file;
 mod index;
 mod log;
 mod lookup;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod record;
 mod resolve;
 mod state;
+mod store;
 mod time;
 
-pub use check::check_sessions;
+pub use check::{check_links, check_sessions};
 pub use error::{SESSION_ID_MAX_BYTES, SessionError, check_session_id};
 pub use index::SessionIndex;
 pub use log::{Compaction, Durability, SessionLog};
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_CONNECT_TIMEOUT, PgStore};
 pub use resolve::{Resolution, ResolutionView, resolve};
 pub use state::Link;
+pub use store::{Copied, SessionBackend, SessionStore, copy_links, open_store};
 pub use time::Timestamp;
