@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io;
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use foldhash::fast::RandomState;
 
 use super::file::{Scan, scan_lines};
@@ -36,7 +37,7 @@ impl Link {
 /// same few.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    pub map: HashMap<Box<str>, Link, RandomState>,
+    pub map: HashMap<CompactString, Link, RandomState>,
     interned: HashSet<Arc<str>, RandomState>,
     recent: [Option<Arc<str>>; 8],
     /// Lines that could not be read (torn or hand-damaged), skipped.
@@ -87,7 +88,7 @@ impl State {
                     at,
                 };
                 // One probe: most sessions are new (an old key's copy is simply dropped).
-                self.map.insert(session.into_owned().into_boxed_str(), link);
+                self.map.insert(CompactString::from(&*session), link);
             }
             Record::Unlink { session, .. } => {
                 self.map.remove(&*session);
