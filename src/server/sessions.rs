@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ApiError;
 use super::personas::{blocking, body_object};
-use crate::sessions::{SessionError, check_session_id};
+use crate::sessions::{SessionError, SessionStore, check_session_id};
 
 fn session_error(e: SessionError) -> ApiError {
     match e {
@@ -42,18 +42,8 @@ pub(super) async fn show(
     let state2 = state.clone();
     blocking(move || {
         let snapshot = state2.registry.snapshot();
-        // A poisoned lock means a panic elsewhere mid-update; every store re-reads its storage
-        // on every access, so carrying on with it is safe.
-        let mut index = state2
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let resolution = index
-            .resolve(&session, &*snapshot, &state2.default_persona)
-            .map_err(session_error)?;
-        Ok::<_, ApiError>(
-            Json(serde_json::to_value(resolution.view()).unwrap_or(Value::Null)).into_response(),
-        )
+        let mut index = lock(&state2);
+        resolution_json(&mut **index, &snapshot, &session, &state2.default_persona)
     })
     .await?
 }
@@ -84,17 +74,9 @@ pub(super) async fn link(
                     Vec::new(),
                 )
             })?;
-        let mut index = state2
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut index = lock(&state2);
         index.link(&session, entry).map_err(session_error)?;
-        let resolution = index
-            .resolve(&session, &*snapshot, &state2.default_persona)
-            .map_err(session_error)?;
-        Ok::<_, ApiError>(
-            Json(serde_json::to_value(resolution.view()).unwrap_or(Value::Null)).into_response(),
-        )
+        resolution_json(&mut **index, &snapshot, &session, &state2.default_persona)
     })
     .await?
 }
@@ -106,10 +88,7 @@ pub(super) async fn unlink(
     let session = session_id(session)?;
     let state2 = state.clone();
     blocking(move || {
-        let mut index = state2
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut index = lock(&state2);
         if index.unlink(&session).map_err(session_error)? {
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
@@ -119,4 +98,26 @@ pub(super) async fn unlink(
         }
     })
     .await?
+}
+
+/// The sessions store, locked. A poisoned lock means a panic elsewhere mid-update; every store
+/// re-reads its storage on every access, so carrying on with it is safe.
+fn lock(state: &AppState) -> std::sync::MutexGuard<'_, Box<dyn SessionStore>> {
+    state
+        .sessions
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The resolution of `session` as the API shows it (as `session show --format json`).
+fn resolution_json(
+    store: &mut dyn SessionStore,
+    snapshot: &crate::snapshot::Snapshot,
+    session: &str,
+    default: &str,
+) -> Result<Response, ApiError> {
+    let resolution = store
+        .resolve(session, snapshot, default)
+        .map_err(session_error)?;
+    Ok(Json(serde_json::to_value(resolution.view()).unwrap_or(Value::Null)).into_response())
 }
