@@ -34,7 +34,10 @@ pub fn snippet(text: &str, span: &Range<usize>) -> Snippet {
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let line_text = text[line_start..line_end].trim_end_matches('\r');
-    let end = floor_char_boundary(text, span.end.clamp(start, line_start + line_text.len()));
+    // The caret ends at the span's end or the line's end (before a `\r`), whichever is first,
+    // and never before it starts (a span may start on the `\r` itself).
+    let line_stop = (line_start + line_text.len()).max(start);
+    let end = floor_char_boundary(text, span.end.clamp(start, line_stop)).max(start);
     Snippet {
         line_text: line_text.to_owned(),
         width: text[start..end].chars().count().max(1),
@@ -76,6 +79,13 @@ mod tests {
         let offset = text.find('b').unwrap();
         assert_eq!(position(text, offset), Position { line: 2, column: 1 });
         assert_eq!(snippet(text, &(offset..offset + 1)).line_text, "b = 2");
+    }
+
+    #[test]
+    fn a_span_starting_on_a_carriage_return_does_not_panic() {
+        let text = "a = 1\r\nb";
+        let s = snippet(text, &(5..7));
+        assert_eq!((s.line_text.as_str(), s.width), ("a = 1", 1));
     }
 
     #[test]

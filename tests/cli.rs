@@ -816,3 +816,48 @@ fn every_missing_key_of_a_table_is_reported() {
         ]
     );
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Arbitrary text, and mutations of a valid file, give diagnostics or a persona:
+        /// never a panic, and every diagnostic has a 1-based position.
+        #[test]
+        fn validation_of_any_text(text in ".{0,400}", cut in 0usize..400, insert in ".{0,8}") {
+            let checked = personas::check_text(Path::new("p/x.toml"), &text);
+            prop_assert!(checked.diagnostics.iter().all(|d| d.line >= 1 && d.column >= 1));
+            let mut valid = super::VALID.to_owned();
+            let at = (0..=cut.min(valid.len())).rev().find(|i| valid.is_char_boundary(*i)).unwrap_or(0);
+            valid.insert_str(at, &insert);
+            let checked = personas::check_text(Path::new("p/coach.toml"), &valid);
+            prop_assert!(checked.persona.is_some() || !checked.diagnostics.is_empty());
+        }
+
+        /// Imports of arbitrary content, and of mangled cards and agent files: an error or a
+        /// persona, never a panic.
+        #[test]
+        fn import_of_anything(text in ".{0,300}", cut in 0usize..2000) {
+            let _ = personas::import(text.as_bytes());
+            for prefix in ["{\"spec\":\"chara_card_v2\",\"spec_version\":\"2.0\",\"data\":", "---\nname: x\n", "\u{89}PNG\r\n\u{1a}\n"] {
+                let _ = personas::import(format!("{prefix}{text}").as_bytes());
+            }
+            let card = include_str!("fixtures/interop/lighthouse-keeper.card.json");
+            let at = (0..=cut.min(card.len())).rev().find(|i| card.is_char_boundary(*i)).unwrap_or(0);
+            let _ = personas::import(card[..at].as_bytes());
+        }
+
+        /// Random bytes (mostly not UTF-8) through the whole CLI path: a clear diagnostic.
+        #[test]
+        fn any_bytes_in_a_file(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("x.toml");
+            std::fs::write(&path, &bytes).unwrap();
+            let checked = personas::check_file(&path);
+            prop_assert!(checked.persona.is_some() || !checked.diagnostics.is_empty());
+        }
+    }
+}

@@ -608,3 +608,52 @@ fn writes_check_the_family_and_deletes_keep_children_whole() {
         .run()
         .assert_exit(0);
 }
+
+#[test]
+fn a_writer_killed_mid_write_never_leaves_a_partial_file() {
+    let t = tree();
+    let dir = t.path("p");
+    let path = t.path("p/coach.toml");
+    let mut seen_new = 0;
+    for i in 0..40u64 {
+        let before = check_file(&path).persona.expect("valid before every write");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_personactl"))
+            .arg("--dir")
+            .arg(&dir)
+            .args([
+                "set",
+                "coach",
+                "description",
+                &format!("Version {i}: {}", "x".repeat(400)),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("personactl runs");
+        // Kill it at a different moment each time: before, during or after the write.
+        std::thread::sleep(std::time::Duration::from_micros((i * 797) % 16_000));
+        let _ = child.kill();
+        let _ = child.wait();
+        let after = check_file(&path);
+        let persona = after.persona.unwrap_or_else(|| {
+            panic!(
+                "round {i}: the file is not a valid persona: {:?}",
+                after.diagnostics
+            )
+        });
+        assert!(
+            persona.description == before.description
+                || persona.description.starts_with(&format!("Version {i}:")),
+            "round {i}: neither the old nor the new content: {}",
+            persona.description
+        );
+        seen_new += usize::from(persona.description != before.description);
+        assert!(
+            read(&path).contains("# warm but focused"),
+            "round {i}: comments kept"
+        );
+    }
+    // Leftover temp files of killed writers are hidden, so never read as personas.
+    assert_eq!(personas::discover(&dir).unwrap().len(), 1);
+    eprintln!("{seen_new} of 40 killed writers had completed their write");
+}
