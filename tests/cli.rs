@@ -847,7 +847,7 @@ mod never_panics {
             }
             let card = include_str!("fixtures/interop/lighthouse-keeper.card.json");
             let at = (0..=cut.min(card.len())).rev().find(|i| card.is_char_boundary(*i)).unwrap_or(0);
-            let _ = personas::import(card[..at].as_bytes());
+            let _ = personas::import(&card.as_bytes()[..at]);
         }
 
         /// Random bytes (mostly not UTF-8) through the whole CLI path: a clear diagnostic.
