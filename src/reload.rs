@@ -4,6 +4,7 @@
 //! Only the paths given are read; a file whose content is unchanged (same hash) is not even
 //! parsed. Entries of untouched files are shared with the previous snapshot.
 
+use compact_str::CompactString;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -154,7 +155,7 @@ impl State {
         let mut touched_aliases: BTreeSet<Arc<str>> = BTreeSet::new();
         for id in touched {
             let new_live = self.live(&id);
-            let old_live = old.by_id.get(&id).cloned();
+            let old_live = old.by_id.get(&*id).cloned();
             let event = match (&old_live, &new_live) {
                 (Some(o), Some(n)) if Arc::ptr_eq(o, n) => continue,
                 (None, None) => continue,
@@ -197,13 +198,20 @@ impl State {
                             .insert(Arc::clone(&id));
                         touched_aliases.insert(a);
                     }
-                    ids_changed |= snapshot.by_id.insert(id, n).is_none();
+                    ids_changed |= snapshot
+                        .by_id
+                        .insert(CompactString::from(&*id), n)
+                        .is_none();
                 }
-                None => ids_changed |= snapshot.by_id.remove(&id).is_some(),
+                None => ids_changed |= snapshot.by_id.remove(&*id).is_some(),
             }
         }
         if ids_changed {
-            let mut order: Vec<Arc<str>> = snapshot.by_id.keys().cloned().collect();
+            let mut order: Vec<Arc<str>> = snapshot
+                .by_id
+                .keys()
+                .map(|k| Arc::from(k.as_str()))
+                .collect();
             order.sort_unstable();
             snapshot.order = Arc::from(order);
         }

@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use crate::catalog::{Entry, Lookup};
 
 /// The personas of one generation of a [`Registry`](crate::Registry): immutable, so a reader
@@ -17,8 +19,8 @@ pub struct Snapshot {
     pub(crate) generation: u64,
     pub(crate) dir: Arc<Path>,
     pub(crate) default_id: Arc<str>,
-    /// Live personas by id.
-    pub(crate) by_id: HashMap<Arc<str>, Arc<Entry>, IdHash>,
+    /// Live personas by id (ids of up to 24 bytes are stored inline: no pointer to follow).
+    pub(crate) by_id: HashMap<CompactString, Arc<Entry>, IdHash>,
     /// The live ids, sorted (shared between generations that add or remove no id).
     pub(crate) order: Arc<[Arc<str>]>,
     /// Former ids (`aliases`) → the live id that lists them.
