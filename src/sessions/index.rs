@@ -273,7 +273,7 @@ fn refresh(
         .map_or(0, |m| m.len().saturating_sub(header.end) / 110);
     let mut fresh = State::with_capacity(usize::try_from(guess).unwrap_or(0));
     let scan = fresh
-        .replay(&file, header.end)
+        .replay_pipelined(&file, header.end)
         .map_err(SessionError::io(path))?;
     *state = fresh;
     *reader = Some(Reader {

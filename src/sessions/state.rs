@@ -33,6 +33,41 @@ impl Link {
     }
 }
 
+/// A record parsed off the apply thread: short strings are stored inline, so moving one
+/// between threads allocates nothing for typical ids.
+enum Parsed {
+    Link {
+        session: CompactString,
+        persona: CompactString,
+        revision: Option<CompactString>,
+        at: Timestamp,
+    },
+    Unlink {
+        session: CompactString,
+    },
+}
+
+impl From<Record<'_>> for Parsed {
+    fn from(record: Record<'_>) -> Self {
+        match record {
+            Record::Link {
+                session,
+                persona,
+                revision,
+                at,
+            } => Parsed::Link {
+                session: CompactString::from(&*session),
+                persona: CompactString::from(&*persona),
+                revision: revision.map(|r| CompactString::from(&*r)),
+                at,
+            },
+            Record::Unlink { session, .. } => Parsed::Unlink {
+                session: CompactString::from(&*session),
+            },
+        }
+    }
+}
+
 /// Sessions by id. Persona ids and revisions are shared (`Arc`), since many sessions name the
 /// same few.
 #[derive(Debug, Default)]
@@ -75,8 +110,12 @@ impl State {
 
     /// Applies one record: a link replaces, an unlink removes.
     pub(crate) fn apply(&mut self, record: Record<'_>) {
+        self.apply_owned(Parsed::from(record));
+    }
+
+    fn apply_owned(&mut self, record: Parsed) {
         match record {
-            Record::Link {
+            Parsed::Link {
                 session,
                 persona,
                 revision,
@@ -88,12 +127,53 @@ impl State {
                     at,
                 };
                 // One probe: most sessions are new (an old key's copy is simply dropped).
-                self.map.insert(CompactString::from(&*session), link);
+                self.map.insert(session, link);
             }
-            Record::Unlink { session, .. } => {
-                self.map.remove(&*session);
+            Parsed::Unlink { session } => {
+                self.map.remove(&session);
             }
         }
+    }
+
+    /// [`replay`](Self::replay) in two stages for a whole file: one thread reads and parses
+    /// while this one applies (loading a million sessions is about half parsing, half hash
+    /// table inserts). Records are applied in file order, so the result is the same.
+    pub(crate) fn replay_pipelined(&mut self, file: &File, start: u64) -> io::Result<Scan> {
+        const BATCH: usize = 4096;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(8);
+        std::thread::scope(|scope| {
+            let parser = scope.spawn(move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut skipped = 0usize;
+                let scan = scan_lines(file, start, None, |line, _| match Record::parse(line) {
+                    Some(record) => {
+                        batch.push(Parsed::from(record));
+                        if batch.len() == BATCH {
+                            // The receiver only goes away if this thread's caller panicked.
+                            let _ =
+                                tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                        }
+                    }
+                    None => skipped += 1,
+                });
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                (scan, skipped)
+            });
+            for batch in rx {
+                for record in batch {
+                    self.apply_owned(record);
+                }
+            }
+            match parser.join() {
+                Ok((scan, skipped)) => {
+                    self.skipped += skipped;
+                    scan
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
     }
 
     /// Replays the complete lines of `file` from `start`, skipping unreadable ones.
