@@ -1,8 +1,9 @@
 //! The persona model: the Rust types behind every persona file.
 //!
-//! The doc comments and `#[schemars]` limits on these types *are* the format reference: they
-//! become the JSON Schema in `schema/persona.schema.json`, which editors and
-//! `personactl validate` both enforce.
+//! [`Persona`] is the resolved persona a chat service uses. The file format itself is
+//! [`PersonaFile`](crate::PersonaFile): its doc comments and `#[schemars]` limits (and those of
+//! [`ModelSettings`] here) become the JSON Schema in `schema/persona.schema.json`, which editors
+//! and `personactl validate` both enforce.
 
 use std::collections::BTreeMap;
 
@@ -24,58 +25,40 @@ pub(crate) const NOT_BLANK: &str = r"\S";
 ///
 /// Required keys: `name`, `description`, `icon`, `system_prompt`. Every other key is optional.
 /// Unknown keys are errors, so that a typo is never silently ignored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "Persona")]
 pub struct Persona {
     /// Version of the persona format this file is written for. The current version is 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1))]
     pub schema_version: Option<u32>,
 
     /// The persona's id. Optional: the id is the file name without `.toml`; when this key is
     /// present it must equal the file name. Lowercase kebab-case, at most 64 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64), regex(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"))]
     pub id: Option<String>,
 
     /// Display name shown in persona pickers, e.g. "Coach". 1–64 characters, not blank.
-    #[schemars(length(min = 1, max = 64), regex(pattern = r"\S"))]
     pub name: String,
 
     /// One or two sentences saying what the persona is for. 1–500 characters, not blank.
-    #[schemars(length(min = 1, max = 500), regex(pattern = r"\S"))]
     pub description: String,
 
     /// An emoji, or a short reference to an image (a path or URL). 1–256 characters, not blank.
-    #[schemars(length(min = 1, max = 256), regex(pattern = r"\S"))]
     pub icon: String,
 
     /// The system prompt sent to the model. 1–32,768 characters, not blank.
-    #[schemars(length(min = 1, max = 32768), regex(pattern = r"\S"))]
     pub system_prompt: String,
 
     /// Free-form labels for filtering and search. At most 16, unique, each 1–32 characters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(
-        length(max = 16),
-        extend("uniqueItems" = true),
-        inner(length(min = 1, max = 32), regex(pattern = r"\S"))
-    )]
     pub tags: Vec<String>,
 
     /// The first message shown to the user when a chat starts. 1–2,000 characters, not blank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2000), regex(pattern = r"\S"))]
     pub greeting: Option<String>,
 
     /// Suggested first messages a user can pick. At most 8, unique, each 1–300 characters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(
-        length(max = 8),
-        extend("uniqueItems" = true),
-        inner(length(min = 1, max = 300), regex(pattern = r"\S"))
-    )]
     pub starters: Vec<String>,
 
     /// A hidden persona can be used (by id, or by sessions linked to it) but is not listed.
@@ -85,17 +68,11 @@ pub struct Persona {
     /// Position in persona pickers: lower comes first; ties are broken by id.
     /// An integer from -10,000 to 10,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = -10000, max = 10000))]
     pub order: Option<i32>,
 
     /// Former ids of this persona, so that renaming it does not orphan chat sessions linked to
     /// the old id. At most 32, unique, each a valid id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(
-        length(max = 32),
-        extend("uniqueItems" = true),
-        inner(length(min = 1, max = 64), regex(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"))
-    )]
     pub aliases: Vec<String>,
 
     /// Model parameters for this persona.
