@@ -51,17 +51,8 @@ PY
 "$bin" validate "$work/flat" >/dev/null
 "$bin" validate "$work/extends" >/dev/null || { "$bin" validate "$work/extends" | tail -20; exit 1; }
 
-# median wall time (seconds) of a command over $runs runs, after one warm-up run
-median() {
-  "$@" >/dev/null 2>&1 || true
-  for _ in $(seq "$runs"); do
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || true
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}'
-  done | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
-}
+# shellcheck source=scripts/timing.sh
+source scripts/timing.sh
 
 printf 'corpus: %s files (+100 bases), %s runs each, %s cores\n' "$n" "$runs" "$(nproc)"
 t_flat=$(median "$bin" validate "$work/flat")

@@ -19,17 +19,8 @@ bin=target/release/personactl
 python3 "$gen" "$work/valid" "$n" --schema-header ../schema/persona.schema.json >/dev/null
 python3 "$gen" "$work/invalid" "$n" --invalid-ratio 0.05 > "$work/invalid.summary"
 
-# median wall time (seconds) of a command over $runs runs, after one warm-up run
-median() {
-  "$@" >/dev/null 2>&1 || true
-  for _ in $(seq "$runs"); do
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || true
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}'
-  done | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
-}
+# shellcheck source=scripts/timing.sh
+source scripts/timing.sh
 cat_all() { find "$1" -name '*.toml' -print0 | xargs -0 cat; }
 peak_kb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
