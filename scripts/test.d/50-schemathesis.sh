@@ -3,9 +3,9 @@
 # real `personactl serve` and its own OpenAPI document. Bounded: a fixed seed and a fixed
 # number of examples per operation. Fails on any 5xx or any response that violates the document.
 #
-# usage: scripts/schemathesis.sh [MAX_EXAMPLES]        (default 25)
+# usage: scripts/test.d/50-schemathesis.sh [MAX_EXAMPLES]        (default 25)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 examples=${1:-25}
 version=4.32.5
