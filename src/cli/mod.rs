@@ -256,6 +256,11 @@ pub fn dir_failure(cli: &Cli, e: personas::Error) -> Failure {
     }
 }
 
+/// The store over `--dir`, guarding `--default-persona`.
+pub fn store(cli: &Cli) -> personas::Store {
+    personas::Store::new(&cli.dir).with_default_persona(Some(cli.default_persona.clone()))
+}
+
 /// The failure for a refused or failed write: invalid content prints its diagnostics (exit 1);
 /// a missing id, a conflict or a bad key is exit 1; I/O is exit 2. With `show_source`, the
 /// diagnostics quote the content that would have been written.
@@ -275,6 +280,10 @@ pub fn store_failure(e: personas::StoreError, show_source: bool) -> Failure {
                 "refused: the result would not be a valid persona; nothing was written",
             )
         }
+        StoreError::IsDefault { id } => Failure::invalid(format!(
+            "`{id}` is the default persona: sessions without a persona fall back to it"
+        ))
+        .hint("choose another default with --default-persona first"),
         StoreError::Io(e) => e.into(),
         other => Failure::invalid(other.to_string()),
     }
