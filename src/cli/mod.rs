@@ -256,6 +256,45 @@ pub fn dir_failure(cli: &Cli, e: personas::Error) -> Failure {
     }
 }
 
+/// The persona `id` (or the one that lists it among its aliases) of a loaded catalog, or the
+/// failure that says why there is none: no such file, or a file that is invalid (its
+/// problems printed on standard error, the first one in the message).
+pub fn find_persona<'c>(
+    cli: &Cli,
+    catalog: &'c personas::Catalog,
+    id: &str,
+) -> Result<&'c personas::Entry, Failure> {
+    if let Some(entry) = catalog.find(id) {
+        return Ok(entry);
+    }
+    let broken: Vec<_> = catalog
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error() && personas::stem_id(&d.path).as_deref() == Some(id))
+        .collect();
+    let Some(first) = broken.first() else {
+        return Err(
+            Failure::invalid(format!("no persona `{id}` in {}", cli.dir.display()))
+                .hint("`personactl list --all` shows every persona"),
+        );
+    };
+    let mut err = io::stderr().lock();
+    for d in &broken {
+        let _ = personas::write_diagnostic(&mut err, d, false);
+    }
+    Err(Failure::invalid(format!(
+        "persona `{id}` is invalid: {}:{}:{}: {}",
+        first.path.display(),
+        first.line,
+        first.column,
+        first.message
+    ))
+    .hint(format!(
+        "`personactl validate {}` shows every problem",
+        first.path.display()
+    )))
+}
+
 /// The store over `--dir`, guarding `--default-persona`.
 pub fn store(cli: &Cli) -> personas::Store {
     personas::Store::new(&cli.dir).with_default_persona(Some(cli.default_persona.clone()))
