@@ -277,6 +277,19 @@ impl State {
             .find_map(|p| self.records.get(p)?.last_good.clone())
     }
 
+    /// Whether a file defines `id` validly now: valid on its own, and its family resolves.
+    fn valid_now(&self, id: &str) -> bool {
+        self.claimants.get(id).into_iter().flatten().any(|p| {
+            self.records
+                .get(p)
+                .is_some_and(|r| r.file.is_some() && !r.stale)
+                && !self
+                    .family
+                    .get(p)
+                    .is_some_and(|ds| ds.iter().any(Diagnostic::is_error))
+        })
+    }
+
     fn unclaim(&mut self, id: &Arc<str>, path: &Path) {
         if let Some(seqs) = self.claimants.get_mut(id) {
             seqs.remove(path);
@@ -487,8 +500,10 @@ impl State {
             .chain(cross.values().flatten().cloned())
             .chain(self.family.values().flatten().cloned())
             .collect();
+        // As in a full check: the default persona exists when a file defines it validly now
+        // (a last good version kept live does not count).
         if let Some(default) = &self.default_persona
-            && self.live(default).is_none()
+            && !self.valid_now(default)
         {
             errors.push(default_missing(&self.root, default));
         }
