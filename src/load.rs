@@ -177,6 +177,15 @@ fn link_problem(path: &Path, is_loop: bool) -> Option<Diagnostic> {
     )
 }
 
+/// The diagnostic for a persona file at `path` that is (or sits under) a symbolic link
+/// leading outside the personas directory `root`: such files are never read. `None` when the
+/// file may be read.
+pub(crate) fn outside_link(root: &Path, path: &Path) -> Option<Diagnostic> {
+    let canonical_root = root.canonicalize().ok()?;
+    let target = path.canonicalize().ok()?;
+    (!target.starts_with(&canonical_root)).then(|| outside(path))
+}
+
 fn outside(path: &Path) -> Diagnostic {
     Diagnostic::file_error(
         path,

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::catalog::{Entry, revision};
-use crate::check::default_missing;
+use crate::check::{default_missing, resolve_one};
 use crate::diagnostic::Diagnostic;
 use crate::events::Event;
-use crate::load::read_source;
+use crate::load::{outside_link, read_source};
 use crate::persona_file::PersonaFile;
 use crate::resolve::{Node, resolve};
 use crate::snapshot::Snapshot;
@@ -111,7 +111,7 @@ impl State {
             .into_par_iter()
             .map(|p| {
                 let prev = self.records.get(&p).map(|r| r.hash);
-                let l = load(&p, prev);
+                let l = load(&self.root, &p, prev);
                 (p, l)
             })
             .collect();
@@ -393,10 +393,7 @@ impl State {
             let (Some(file), Some(id)) = (&r.file, &r.id) else {
                 continue;
             };
-            let persona = match &parent {
-                Some(p) => Some(file.merge_onto(&p.persona)),
-                None => file.standalone(),
-            };
+            let persona = resolve_one(file, parent.as_deref().map(|p| &*p.persona));
             let Some(persona) = persona else { continue };
             let entry = match &r.last_good {
                 Some(old) if *old.persona == persona && old.path == r.skeleton.path => {
@@ -514,13 +511,19 @@ impl State {
 
 /// Reads one candidate path: gone, unchanged since `prev` (the hash last read, when the file
 /// is known), or checked anew.
-fn load(path: &Path, prev: Option<Option<u64>>) -> Loaded {
+fn load(root: &Path, path: &Path, prev: Option<Option<u64>>) -> Loaded {
     if !path.is_file() {
         return if prev.is_some() {
             Loaded::Gone
         } else {
             Loaded::Unchanged
         };
+    }
+    // The symlink policy of a full check: a link leading outside the directory is not read.
+    if !root.as_os_str().is_empty()
+        && let Some(d) = outside_link(root, path)
+    {
+        return Loaded::Checked(Box::new(CheckedFile::unreadable(path, d)), None);
     }
     match read_source(path) {
         Ok(text) => {

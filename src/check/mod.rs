@@ -24,6 +24,7 @@ pub use tree::Tree;
 use crate::catalog::{Catalog, Entry, revision};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::persona::Persona;
+use crate::persona_file::PersonaFile;
 use crate::validate::{CheckedFile, check_text, cross_file_diagnostics, resolve_checked};
 
 /// What a check looks at beyond the files themselves.
@@ -68,10 +69,11 @@ pub fn assemble(tree: &Tree, files: &[CheckedFile], options: &Options) -> Catalo
     // Parents before children: each child is merged onto its parent's resolved persona.
     let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; files.len()];
     for &v in &resolution.order {
-        let file = files[v].file.as_ref();
-        let persona = match (resolution.parent[v], file) {
-            (Some(p), Some(file)) => resolved[p].as_ref().map(|parent| file.merge_onto(parent)),
-            (None, Some(file)) => file.standalone(),
+        let persona = match (resolution.parent[v], files[v].file.as_ref()) {
+            (Some(p), Some(file)) => resolved[p]
+                .as_deref()
+                .and_then(|parent| resolve_one(file, Some(parent))),
+            (None, Some(file)) => resolve_one(file, None),
             (_, None) => None,
         };
         resolved[v] = persona.map(Arc::new);
@@ -107,6 +109,17 @@ pub fn assemble(tree: &Tree, files: &[CheckedFile], options: &Options) -> Catalo
         entries,
         diagnostics,
         files: files.len(),
+    }
+}
+
+/// The merge step of one file of a resolved family: the file merged onto its parent's
+/// resolved persona, or on its own when it has no parent (`None` when it is incomplete
+/// alone). The full check and the registry's incremental reload both merge through it.
+#[must_use]
+pub fn resolve_one(file: &PersonaFile, parent: Option<&Persona>) -> Option<Persona> {
+    match parent {
+        Some(parent) => Some(file.merge_onto(parent)),
+        None => file.standalone(),
     }
 }
 
