@@ -157,6 +157,37 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// A store that checks against a live registry (as the server does) accepts and refuses
+    /// exactly what a store that reads the directory does.
+    #[test]
+    fn a_registry_backed_store_gives_the_verdicts_of_a_full_check(
+        ops in prop::collection::vec(op(), 1..14)
+    ) {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dirs = [tmp.path().join("disk"), tmp.path().join("live")];
+        for dir in &dirs {
+            fs::create_dir(dir).expect("mkdir");
+            fs::write(dir.join("journaling-assistant.toml"), persona("Journal", None, &[])).expect("write");
+            fs::write(dir.join("coach.toml"), persona("Coach", None, &[])).expect("write");
+        }
+        let disk = Store::new(&dirs[0]);
+        let registry = Registry::open(&dirs[1]).expect("open");
+        let live = Store::new(&dirs[1]).with_registry(registry);
+        for (n, op) in ops.iter().enumerate() {
+            let a = apply(&disk, op);
+            let b = apply(&live, op);
+            prop_assert_eq!(a, b, "verdicts differ on {:?} after {:?}", op, &ops[..n]);
+            let rel = |dir: &Path| -> BTreeMap<PathBuf, Vec<u8>> {
+                files(dir).into_iter().map(|(p, b)| (p.strip_prefix(dir).expect("inside").to_path_buf(), b)).collect()
+            };
+            prop_assert_eq!(rel(&dirs[0]), rel(&dirs[1]));
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Edit {
     Write(

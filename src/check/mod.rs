@@ -147,16 +147,15 @@ pub(crate) fn default_missing(root: &Path, default: &str) -> Diagnostic {
 /// each error elsewhere that the tree did not have before (a directory that is already
 /// invalid elsewhere stays editable). Empty when the change may be made.
 #[must_use]
-pub fn new_errors(before: &Catalog, after: &Catalog, written: &[&Path]) -> Vec<Diagnostic> {
+pub fn new_errors(
+    before: &[Diagnostic],
+    after: &[Diagnostic],
+    written: &[&Path],
+) -> Vec<Diagnostic> {
     let key = |d: &Diagnostic| (d.path.clone(), d.code, d.message.clone());
-    let old: std::collections::HashSet<_> = before
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(key)
-        .collect();
+    let old: std::collections::HashSet<_> =
+        before.iter().filter(|d| d.is_error()).map(key).collect();
     after
-        .diagnostics
         .iter()
         .filter(|d| d.is_error())
         .filter(|d| written.contains(&d.path.as_path()) || !old.contains(&key(d)))

@@ -294,6 +294,25 @@ impl Registry {
         }));
     }
 
+    /// The errors of the directory now and after a proposed change (see
+    /// [`ReloadState::errors_after`]), from the live state, without reading the directory.
+    pub(crate) fn errors_now_and_after(
+        &self,
+        writes: &[crate::validate::CheckedFile],
+        removes: &[&Path],
+    ) -> (
+        Arc<Vec<crate::diagnostic::Diagnostic>>,
+        Vec<crate::diagnostic::Diagnostic>,
+    ) {
+        let state = lock(&self.shared.state);
+        (state.errors(), state.errors_after(writes, removes))
+    }
+
+    /// The file that defines `id` as the registry last saw it, valid or not.
+    pub(crate) fn path_of(&self, id: &str) -> Option<PathBuf> {
+        lock(&self.shared.state).path_of(id)
+    }
+
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
     }

@@ -277,6 +277,127 @@ impl ReloadState {
             .find_map(|p| self.records.get(p)?.last_good.clone())
     }
 
+    /// The file that defines `id` now (the first in path order), valid or not.
+    pub fn path_of(&self, id: &str) -> Option<PathBuf> {
+        self.claimants.get(id)?.first().cloned()
+    }
+
+    /// Every error the directory would have with `writes` (files checked on their own, at
+    /// their paths) in place and `removes` gone, as a full check of the result would report
+    /// it, computed from the known files without reading the directory: the rules across
+    /// files over every file (cheap: no parsing), families only for the files the change may
+    /// affect, and the default persona. The same functions as [`ReloadState::apply`] and the
+    /// full check.
+    pub fn errors_after(&self, writes: &[CheckedFile], removes: &[&Path]) -> Vec<Diagnostic> {
+        let changed: Vec<PathBuf> = writes
+            .iter()
+            .map(|c| c.path.clone())
+            .chain(removes.iter().map(|p| p.to_path_buf()))
+            .collect();
+        let is_changed = |p: &Path| changed.iter().any(|c| c == p);
+        // The rules across files: every file, in path order, the writes in place.
+        let mut files: Vec<&CheckedFile> = self
+            .records
+            .iter()
+            .filter(|(p, _)| !is_changed(p))
+            .map(|(_, r)| &r.skeleton)
+            .chain(writes.iter())
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut after: Vec<Diagnostic> = cross_file_diagnostics_in(files.iter().copied())
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .collect();
+        // Each file's own errors.
+        after.extend(
+            self.records
+                .iter()
+                .filter(|(p, _)| !is_changed(p))
+                .flat_map(|(_, r)| r.diagnostics.iter().filter(|d| d.is_error()).cloned()),
+        );
+        after.extend(
+            writes
+                .iter()
+                .flat_map(|c| c.diagnostics.iter().filter(|d| d.is_error()).cloned()),
+        );
+        // Families: those the change may touch are resolved anew, the others keep theirs.
+        let mut seeds: Vec<Arc<str>> = changed
+            .iter()
+            .filter_map(|p| crate::validate::stem_id(p).map(Arc::from))
+            .collect();
+        seeds.extend(writes.iter().filter_map(|c| c.extends().map(Arc::from)));
+        let known_changed: Vec<PathBuf> = changed
+            .iter()
+            .filter(|p| self.records.contains_key(*p))
+            .cloned()
+            .collect();
+        let subset: BTreeSet<PathBuf> = self
+            .families_of(&seeds, &known_changed)
+            .into_iter()
+            .filter(|p| !is_changed(p))
+            .collect();
+        let mut nodes: Vec<&CheckedFile> = subset
+            .iter()
+            .filter_map(|p| self.records.get(p).map(|r| &r.skeleton))
+            .chain(writes.iter())
+            .collect();
+        nodes.sort_by(|a, b| a.path.cmp(&b.path));
+        let family = resolve(
+            &nodes
+                .iter()
+                .map(|c| Node {
+                    path: &c.path,
+                    id: c.id.as_deref(),
+                    links: &c.links,
+                    valid: c.valid_alone,
+                })
+                .collect::<Vec<_>>(),
+        );
+        let resolved_anew: BTreeSet<&Path> = nodes.iter().map(|c| c.path.as_path()).collect();
+        after.extend(
+            self.family
+                .iter()
+                .filter(|(p, _)| !resolved_anew.contains(p.as_path()) && !is_changed(p))
+                .flat_map(|(_, ds)| ds.iter().filter(|d| d.is_error()).cloned()),
+        );
+        after.extend(
+            family
+                .diagnostics
+                .iter()
+                .filter(|(_, d)| d.is_error())
+                .map(|(_, d)| d.clone()),
+        );
+        // The default persona, judged as a full check does.
+        if let Some(default) = &self.default_persona {
+            let anew = nodes
+                .iter()
+                .enumerate()
+                .any(|(i, c)| c.id.as_deref() == Some(&**default) && family.ok[i]);
+            let kept = self
+                .claimants
+                .get(&**default)
+                .into_iter()
+                .flatten()
+                .any(|p| {
+                    !resolved_anew.contains(p.as_path())
+                        && !is_changed(p)
+                        && self
+                            .records
+                            .get(p)
+                            .is_some_and(|r| r.file.is_some() && !r.stale)
+                        && !self
+                            .family
+                            .get(p)
+                            .is_some_and(|ds| ds.iter().any(Diagnostic::is_error))
+                });
+            if !anew && !kept {
+                after.push(default_missing(&self.root, default));
+            }
+        }
+        after.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        after
+    }
+
     /// Whether a file defines `id` validly now: valid on its own, and its family resolves.
     fn valid_now(&self, id: &str) -> bool {
         self.claimants.get(id).into_iter().flatten().any(|p| {

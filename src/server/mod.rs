@@ -51,7 +51,11 @@ impl AppState {
         default_persona: String,
         token: Option<String>,
     ) -> Self {
-        let store = Store::new(registry.dir()).with_default_persona(Some(default_persona.clone()));
+        // Writes are checked against the registry's live state: their cost follows what they
+        // touch, not the size of the directory.
+        let store = Store::new(registry.dir())
+            .with_default_persona(Some(default_persona.clone()))
+            .with_registry(Registry::clone(&registry));
         AppState {
             registry,
             store,

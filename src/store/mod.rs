@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::catalog::Catalog;
 use crate::check::{Options, Tree, assemble, check_files, new_errors};
 use crate::defaults::DEFAULT_PERSONA_ID;
 use crate::diagnostic::Diagnostic;
@@ -122,6 +121,7 @@ pub enum WriteOp {
 pub struct Store {
     dir: PathBuf,
     default_persona: Option<String>,
+    registry: Option<crate::Registry>,
 }
 
 impl Store {
@@ -132,7 +132,20 @@ impl Store {
         Store {
             dir: dir.into(),
             default_persona: Some(DEFAULT_PERSONA_ID.to_owned()),
+            registry: None,
         }
+    }
+
+    /// A store that checks its writes against `registry`, a registry over the same directory
+    /// that holds every file already checked: a write then costs what it touches (the written
+    /// files, the rules across files, the families involved), not a read of the directory.
+    /// Each write is applied to the registry before the store lock is released, so the next
+    /// write and its revision precondition see it. Edits made outside personactl reach the
+    /// registry within its debounce.
+    #[must_use]
+    pub fn with_registry(mut self, registry: crate::Registry) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     /// The default persona this store guards: it cannot be deleted or renamed, and a write
@@ -157,6 +170,11 @@ impl Store {
     /// cannot be listed.
     pub fn path_of(&self, id: &str) -> Result<Option<PathBuf>, StoreError> {
         check_id(id)?;
+        if let Some(path) = self.registry.as_ref().and_then(|r| r.path_of(id))
+            && path.is_file()
+        {
+            return Ok(Some(path));
+        }
         if !self.dir.exists() {
             return Ok(None);
         }
@@ -211,6 +229,7 @@ impl Store {
             },
             WriteError::Io(e) => StoreError::Io(e),
         })?;
+        self.publish(&[&path]);
         Ok(path)
     }
 
@@ -302,6 +321,7 @@ impl Store {
                 }
             }
         }
+        self.publish(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>());
         Ok(paths)
     }
 
@@ -418,6 +438,7 @@ impl Store {
         let path = self.existing(id)?;
         self.verdict(&[(&path, text)], &[], None)?;
         write_atomic(&path, text, false).map_err(WriteError::into_store)?;
+        self.publish(&[&path]);
         Ok(path)
     }
 
@@ -446,6 +467,7 @@ impl Store {
             .map_err(|e| children_error(e, id))?;
         std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
         sync_parent(&path).map_err(StoreError::Io)?;
+        self.publish(&[&path]);
         Ok(path)
     }
 
@@ -497,6 +519,7 @@ impl Store {
         if had_id {
             write_atomic(&new_path, &new_text, false).map_err(WriteError::into_store)?;
         }
+        self.publish(&[&old_path, &new_path]);
         Ok(new_path)
     }
 
@@ -531,6 +554,7 @@ impl Store {
             return Ok(path);
         }
         write_atomic(&path, &new_text, false).map_err(WriteError::into_store)?;
+        self.publish(&[&path]);
         Ok(path)
     }
 
@@ -545,7 +569,29 @@ impl Store {
         writes: &[(&Path, &str)],
         removes: &[&Path],
         precondition: Option<(&str, Option<&str>)>,
-    ) -> Result<Catalog, StoreError> {
+    ) -> Result<(), StoreError> {
+        if let Some(registry) = &self.registry {
+            if let Some((id, Some(expected))) = precondition {
+                let snapshot = registry.snapshot();
+                let current = snapshot.get(id).map_or("none", |e| e.revision.as_str());
+                if current != expected {
+                    return Err(StoreError::RevisionMismatch {
+                        id: id.to_owned(),
+                        expected: expected.to_owned(),
+                        current: current.to_owned(),
+                    });
+                }
+            }
+            let checked: Vec<CheckedFile> = writes.iter().map(|(p, t)| check_text(p, t)).collect();
+            let (before, after) = registry.errors_now_and_after(&checked, removes);
+            let written: Vec<&Path> = writes.iter().map(|(p, _)| *p).collect();
+            let added = new_errors(&before, &after, &written);
+            return if added.is_empty() {
+                Ok(())
+            } else {
+                Err(StoreError::Invalid { diagnostics: added })
+            };
+        }
         let base = if self.dir.exists() {
             Tree::from_dir(&self.dir)?
         } else {
@@ -590,11 +636,19 @@ impl Store {
         after_files.sort_by(|a, b| a.path.cmp(&b.path));
         let after = assemble(&proposed, &after_files, &options);
         let written: Vec<&Path> = writes.iter().map(|(p, _)| *p).collect();
-        let added = new_errors(&before, &after, &written);
+        let added = new_errors(&before.diagnostics, &after.diagnostics, &written);
         if added.is_empty() {
-            Ok(after)
+            Ok(())
         } else {
             Err(StoreError::Invalid { diagnostics: added })
+        }
+    }
+
+    /// Applies written paths to the registry the store checks against (if any), before the
+    /// store lock is released. A failure only delays them to the registry's next reload.
+    fn publish(&self, paths: &[&Path]) {
+        if let Some(registry) = &self.registry {
+            let _ = registry.reload_paths(paths);
         }
     }
 
