@@ -1,4 +1,4 @@
-//! `personactl serve`: the HTTP API over the hot-reloading registry (PRODUCT.md §7).
+//! `personactl serve`: the HTTP API over the hot-reloading registry.
 
 use std::io::Write;
 use std::net::SocketAddr;

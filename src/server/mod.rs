@@ -66,7 +66,7 @@ impl AppState {
     }
 }
 
-/// The router: every endpoint of PRODUCT.md §7, the body limit, auth for writes, one log line
+/// The router: every endpoint of the HTTP API, the body limit, auth for writes, one log line
 /// per request.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
