@@ -310,8 +310,7 @@ fn an_alias_may_not_be_another_personas_id() {
 fn the_personas_directory_needs_the_default_persona() {
     let tree = TempTree::new().file("p/coach.toml", VALID);
     let run = personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["validate", "--format", "json"])
         .run();
     run.assert_exit(1);
@@ -319,8 +318,7 @@ fn the_personas_directory_needs_the_default_persona() {
     assert_eq!(doc["diagnostics"][0]["code"], "default.missing");
     // A different default that exists makes the directory valid.
     let run = personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["--default-persona", "coach", "validate"])
         .run();
     run.assert_exit(0);
@@ -389,8 +387,7 @@ fn hidden_and_non_toml_files_are_skipped() {
 fn missing_paths_are_exit_2_with_a_clear_message() {
     let tree = TempTree::new();
     let run = personactl()
-        .arg("--dir")
-        .arg(tree.path("nope"))
+        .personas(tree.path("nope"))
         .arg("validate")
         .run();
     run.assert_exit(2);
@@ -491,14 +488,12 @@ fn schema_check_passes_on_the_repo_and_fails_on_drift() {
         .file("p/coach.toml", VALID)
         .file("schema/persona.schema.json", "{}\n");
     personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["schema", "--check"])
         .run()
         .assert_exit(1);
     personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["schema", "--write"])
         .run()
         .assert_exit(0);
@@ -507,8 +502,7 @@ fn schema_check_passes_on_the_repo_and_fails_on_drift() {
         committed
     );
     personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["schema", "--check"])
         .run()
         .assert_exit(0);
@@ -545,14 +539,12 @@ fn init_writes_the_defaults_and_never_overwrites() {
 fn init_output_validates() {
     let tree = TempTree::new();
     personactl()
-        .arg("--dir")
-        .arg(tree.path("x/personas"))
+        .personas(tree.path("x/personas"))
         .arg("init")
         .run()
         .assert_exit(0);
     personactl()
-        .arg("--dir")
-        .arg(tree.path("x/personas"))
+        .personas(tree.path("x/personas"))
         .arg("validate")
         .run()
         .assert_exit(0);
@@ -570,8 +562,7 @@ fn list_and_show() {
         .file("p/broken.toml", "name = ");
     let dir = tree.path("p");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["list", "--format", "json"])
         .run();
     run.assert_exit(0);
@@ -581,8 +572,7 @@ fn list_and_show() {
     assert!(run.stderr.contains("personactl validate"), "{}", run.stderr);
     let all: Value = serde_json::from_str(
         &personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["list", "--all", "--format", "json"])
             .run()
             .stdout,
@@ -593,11 +583,7 @@ fn list_and_show() {
     assert!(table.stdout.starts_with("ID"), "{}", table.stdout);
     assert!(table.stdout.contains("coach"));
 
-    let show = personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .args(["show", "coach"])
-        .run();
+    let show = personactl().personas(&dir).args(["show", "coach"]).run();
     show.assert_exit(0);
     assert!(
         show.stdout.starts_with("#:schema"),
@@ -606,8 +592,7 @@ fn list_and_show() {
     );
     let json: Value = serde_json::from_str(
         &personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["show", "trainer", "--format", "json"])
             .run()
             .stdout,
@@ -616,22 +601,14 @@ fn list_and_show() {
     assert_eq!(json["id"], "coach");
     assert_eq!(json["name"], "Coach");
 
-    let missing = personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .args(["show", "nobody"])
-        .run();
+    let missing = personactl().personas(&dir).args(["show", "nobody"]).run();
     missing.assert_exit(1);
     assert!(
         missing.stderr.contains("no persona `nobody`"),
         "{}",
         missing.stderr
     );
-    let broken = personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .args(["show", "broken"])
-        .run();
+    let broken = personactl().personas(&dir).args(["show", "broken"]).run();
     broken.assert_exit(1);
     assert!(broken.stderr.contains("toml.syntax"), "{}", broken.stderr);
 }
@@ -643,13 +620,7 @@ fn a_closed_pipe_ends_quietly() {
     for i in 0..400 {
         tree = tree.file(&format!("p/f{i}.toml"), "name = 1\n");
     }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_personactl"))
-        .arg("validate")
-        .arg(tree.path("p"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = personactl().arg("validate").arg(tree.path("p")).spawn();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

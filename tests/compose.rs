@@ -5,12 +5,11 @@ mod util;
 
 use std::fs;
 use std::path::Path;
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use personas::{Event, Registry};
 use serde_json::{Value, json};
-use util::{TempTree, personactl};
+use util::{TempTree, changes, next_reload, personactl, replace};
 
 const BASE: &str = r#"name = "Base"
 description = "Shared rules."
@@ -86,8 +85,7 @@ fn d(file: &str, line: usize, column: usize, code: &str) -> (String, usize, usiz
 
 fn show_json(dir: &Path, id: &str) -> Value {
     let run = personactl()
-        .arg("--dir")
-        .arg(dir)
+        .personas(dir)
         .args(["show", id, "--format", "json"])
         .run();
     run.assert_exit(0);
@@ -129,8 +127,7 @@ fn merge_rules_field_by_field() {
     }
     // A hidden base persona has visible children.
     let list = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["list", "--format", "json"])
         .run();
     let list: Value = serde_json::from_str(&list.stdout).expect("json list");
@@ -150,17 +147,12 @@ fn show_prints_the_resolved_persona_and_raw_the_file() {
         .file("p/child.toml", CHILD);
     let dir = tree.path("p");
     let raw = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["show", "child", "--raw"])
         .run();
     raw.assert_exit(0);
     assert_eq!(raw.stdout, CHILD);
-    let resolved = personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .args(["show", "child"])
-        .run();
+    let resolved = personactl().personas(&dir).args(["show", "child"]).run();
     resolved.assert_exit(0);
     assert!(
         resolved.stdout.starts_with("#:schema"),
@@ -247,8 +239,7 @@ fn missing_and_invalid_parents_are_errors_at_the_extends_value() {
     );
     // Left out of the catalog, not silently resolved against something else.
     let show = personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["show", "grandchild"])
         .run();
     show.assert_exit(1);
@@ -274,16 +265,11 @@ fn parent_placeholder_through_three_levels() {
         );
     let dir = tree.path("p");
     assert_eq!(diagnostics(&dir), []);
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .args(["render", "leaf"])
-        .run();
+    let run = personactl().personas(&dir).args(["render", "leaf"]).run();
     run.assert_exit(0);
     assert_eq!(run.stdout, "LEAF (MID [ROOT Leaf]) and {{parent}}\n");
     let explained = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["explain", "leaf", "--format", "json"])
         .run();
     explained.assert_exit(0);
@@ -346,8 +332,7 @@ fn render_fills_variables_from_caller_defaults_and_builtins() {
         );
     let dir = tree.path("p");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args([
             "render",
             "child",
@@ -362,8 +347,7 @@ fn render_fills_variables_from_caller_defaults_and_builtins() {
     run.assert_exit(0);
     assert_eq!(run.stdout, "Be kind. Tone: dry. Kid home Ana 2025-01-31\n");
     let unknown = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["render", "child", "--var", "colour=red"])
         .run();
     unknown.assert_exit(2);
@@ -373,8 +357,7 @@ fn render_fills_variables_from_caller_defaults_and_builtins() {
         unknown.stderr
     );
     let bad_date = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["render", "child", "--date", "2025-02-30"])
         .run();
     bad_date.assert_exit(2);
@@ -389,8 +372,7 @@ fn render_check_detects_a_stale_snapshot() {
     let snap = tree.path("snap");
     let render = |flag: &str| {
         personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["render", "--all", flag])
             .arg(&snap)
             .run()
@@ -453,8 +435,7 @@ fn explain_points_at_the_right_lines() {
             "# leaf\nextends = \"child\"\n\nicon = \"🍃\"\n",
         );
     let run = personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["explain", "leaf", "--format", "json"])
         .run();
     run.assert_exit(0);
@@ -516,8 +497,7 @@ fn explain_points_at_the_right_lines() {
         "`hidden` is not inherited, so not explained"
     );
     let human = personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["explain", "leaf"])
         .run();
     human.assert_exit(0);
@@ -526,50 +506,6 @@ fn explain_points_at_the_right_lines() {
         "{}",
         human.stdout
     );
-}
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Every event up to and including the next `reloaded`.
-fn next_reload(rx: &Receiver<Event>) -> Vec<Event> {
-    let deadline = Instant::now() + TIMEOUT;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(e) => {
-                let done = matches!(e, Event::Reloaded { .. });
-                seen.push(e);
-                if done {
-                    return seen;
-                }
-            }
-            Err(_) => panic!("no reload within {TIMEOUT:?}; saw {seen:#?}"),
-        }
-    }
-}
-
-/// `(event name, id)` of every event but `reloaded`, sorted.
-fn names(events: &[Event]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Updated { id, .. } => Some(("updated".into(), id.clone())),
-            Event::Added { id, .. } => Some(("added".into(), id.clone())),
-            Event::Removed { id, .. } => Some(("removed".into(), id.clone())),
-            Event::Invalid { id, .. } => Some(("invalid".into(), id.clone().unwrap_or_default())),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// Writes a file the way editors do: a temp file, then a rename (one event, never a half).
-fn replace(path: &Path, text: &str) {
-    let tmp = path.with_extension("toml.tmp");
-    fs::write(&tmp, text).expect("write temp");
-    fs::rename(&tmp, path).expect("rename");
 }
 
 fn prompt(registry: &Registry, id: &str) -> String {
@@ -619,7 +555,7 @@ fn hot_reload_of_a_parent_updates_the_family_in_one_swap() {
     );
     let seen = next_reload(&events);
     assert_eq!(
-        names(&seen),
+        changes(&seen),
         [
             ("updated".into(), "base".into()),
             ("updated".into(), "child".into()),
@@ -646,7 +582,7 @@ fn hot_reload_of_a_parent_updates_the_family_in_one_swap() {
         &BASE.replace("icon = \"🧩\"", "icon = 7"),
     );
     let seen = next_reload(&events);
-    assert_eq!(names(&seen), [("invalid".into(), "base".into())]);
+    assert_eq!(changes(&seen), [("invalid".into(), "base".into())]);
     assert!(prompt(&registry, "grandchild").ends_with("Be brave. Tone: {{tone}}."));
     assert_eq!(
         registry
@@ -667,7 +603,7 @@ fn hot_reload_of_a_parent_updates_the_family_in_one_swap() {
         "extends = \"child\"\nname = \"G2\"\n",
     );
     let seen = next_reload(&events);
-    assert_eq!(names(&seen), [("invalid".into(), "grandchild".into())]);
+    assert_eq!(changes(&seen), [("invalid".into(), "grandchild".into())]);
     assert_eq!(
         registry
             .snapshot()
@@ -684,7 +620,7 @@ fn hot_reload_of_a_parent_updates_the_family_in_one_swap() {
     );
     let seen = next_reload(&events);
     assert_eq!(
-        names(&seen),
+        changes(&seen),
         [
             ("updated".into(), "base".into()),
             ("updated".into(), "child".into()),
@@ -739,8 +675,7 @@ fn new_from_a_child_copies_the_resolved_persona() {
         .file("p/child.toml", CHILD);
     let dir = tree.path("p");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["new", "copy", "--from", "child"])
         .run()
         .assert_exit(0);
@@ -763,7 +698,7 @@ fn a_deleted_parent_keeps_the_children_live_until_it_returns() {
         .reload_paths(&[dir.join("base.toml")])
         .expect("reload");
     let seen: Vec<Event> = events.try_iter().collect();
-    assert_eq!(names(&seen), [("removed".into(), "base".into())]);
+    assert_eq!(changes(&seen), [("removed".into(), "base".into())]);
     assert_eq!(
         registry
             .snapshot()
@@ -787,7 +722,7 @@ fn a_deleted_parent_keeps_the_children_live_until_it_returns() {
         .expect("reload");
     let seen: Vec<Event> = events.try_iter().collect();
     assert_eq!(
-        names(&seen),
+        changes(&seen),
         [
             ("added".into(), "base".into()),
             ("updated".into(), "child".into())

@@ -218,8 +218,7 @@ fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
     let dir = t.path("p");
     let card = fixture("lighthouse-keeper.card.json");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .arg("import")
         .arg(&card)
         .arg(&card)
@@ -234,16 +233,14 @@ fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
         assert!(dir.join(name).exists(), "{name}: {}", run.stdout);
     }
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["--default-persona", "code-reviewer", "validate"])
         .run()
         .assert_exit(0);
 
     let before = personas::discover(&dir).unwrap();
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .arg("import")
         .arg(fixture("v3.card.json"))
         .arg(fixture("malformed.card.json"))

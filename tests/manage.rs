@@ -46,8 +46,7 @@ fn changed_lines(a: &str, b: &str) -> Vec<(String, String)> {
 fn set_changes_one_line_and_keeps_comments() {
     let t = tree();
     let run = personactl()
-        .arg("--dir")
-        .arg(t.path("p"))
+        .personas(t.path("p"))
         .args(["set", "coach", "model.temperature", "0.4"])
         .run();
     run.assert_exit(0);
@@ -66,8 +65,7 @@ fn set_changes_one_line_and_keeps_comments() {
 fn set_keeps_a_trailing_comment_on_the_changed_value() {
     let t = tree();
     personactl()
-        .arg("--dir")
-        .arg(t.path("p"))
+        .personas(t.path("p"))
         .args(["set", "coach", "name", "Trainer"])
         .run()
         .assert_exit(0);
@@ -87,32 +85,27 @@ fn set_parses_values_to_the_keys_type() {
     let t = tree();
     let dir = t.path("p");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "tags", r#"["goals", "habits"]"#])
         .run()
         .assert_exit(0);
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "order", "-3"])
         .run()
         .assert_exit(0);
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "hidden", "true"])
         .run()
         .assert_exit(0);
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "greeting", "42"])
         .run()
         .assert_exit(0);
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "model.max_tokens", "512"])
         .run()
         .assert_exit(0);
@@ -129,8 +122,7 @@ fn set_parses_values_to_the_keys_type() {
     );
     assert_eq!(p.model.and_then(|m| m.max_tokens), Some(512));
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "greeting", "--unset"])
         .run()
         .assert_exit(0);
@@ -154,8 +146,7 @@ fn invalid_set_is_refused_and_leaves_the_file_byte_for_byte() {
         ("hidden", "maybe"),
     ] {
         let run = personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["set", "coach", key, value])
             .run();
         run.assert_exit(1);
@@ -167,8 +158,7 @@ fn invalid_set_is_refused_and_leaves_the_file_byte_for_byte() {
         assert_eq!(read(&t.path("p/coach.toml")), COACH, "{key}");
     }
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "model.temperature", "3"])
         .run();
     assert!(
@@ -178,8 +168,7 @@ fn invalid_set_is_refused_and_leaves_the_file_byte_for_byte() {
         run.stderr
     );
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "system_promt", "x"])
         .run();
     run.assert_exit(1);
@@ -189,8 +178,7 @@ fn invalid_set_is_refused_and_leaves_the_file_byte_for_byte() {
         run.stderr
     );
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "nobody", "name", "x"])
         .run();
     run.assert_exit(1);
@@ -209,8 +197,7 @@ fn new_writes_a_valid_hand_written_looking_file() {
     let t = tree();
     let dir = t.path("p");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args([
             "new",
             "editor",
@@ -242,8 +229,7 @@ fn new_writes_a_valid_hand_written_looking_file() {
     );
     assert!(text.contains("[model]\ntemperature = 0.3"), "{text}");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["--default-persona", "coach", "validate"])
         .run()
         .assert_exit(0);
@@ -254,15 +240,13 @@ fn new_refuses_existing_ids_missing_fields_and_path_tricks() {
     let t = tree();
     let dir = t.path("p");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["new", "coach", "--from", "coach"])
         .run();
     run.assert_exit(1);
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["new", "x", "--name", "X"])
         .run();
     run.assert_exit(2);
@@ -282,8 +266,7 @@ fn new_refuses_existing_ids_missing_fields_and_path_tricks() {
         "",
     ] {
         let run = personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["new", id, "--from", "coach"])
             .run();
         assert_ne!(run.code, Some(0), "{id:?} must be refused");
@@ -321,8 +304,7 @@ fn new_from_copies_everything_but_aliases() {
     );
     let dir = t.path("p");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["new", "coach-2", "--from", "coach", "--name", "Coach Two"])
         .run()
         .assert_exit(0);
@@ -340,8 +322,7 @@ fn mv_keeps_the_old_id_as_an_alias() {
     let t = tree();
     let dir = t.path("p");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["mv", "coach", "mentor"])
         .run()
         .assert_exit(0);
@@ -349,8 +330,7 @@ fn mv_keeps_the_old_id_as_an_alias() {
     let p = check_file(&t.path("p/mentor.toml")).persona.expect("valid");
     assert_eq!(p.aliases, ["coach"]);
     let shown = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["show", "coach", "--format", "json"])
         .run();
     shown.assert_exit(0);
@@ -361,8 +341,7 @@ fn mv_keeps_the_old_id_as_an_alias() {
     );
     assert!(read(&t.path("p/mentor.toml")).contains("# warm but focused"));
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["mv", "nobody", "x"])
         .run();
     run.assert_exit(1);
@@ -373,28 +352,24 @@ fn rm_deletes_but_guards_the_default_persona() {
     let t = tree().file("p/journaling-assistant.toml", COACH);
     let dir = t.path("p");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "coach"])
         .run()
         .assert_exit(0);
     assert!(!t.path("p/coach.toml").exists());
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "coach"])
         .run()
         .assert_exit(1);
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "journaling-assistant"])
         .run();
     run.assert_exit(1);
     assert!(t.path("p/journaling-assistant.toml").exists());
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "journaling-assistant", "--force"])
         .run()
         .assert_exit(0);
@@ -413,8 +388,7 @@ fn edit_writes_a_valid_edit() {
     let t = tree();
     let ed = editor(&t, "sed -i 's/temperature = 0.6/temperature = 0.9/' \"$f\"");
     let run = personactl()
-        .arg("--dir")
-        .arg(t.path("p"))
+        .personas(t.path("p"))
         .args(["edit", "coach"])
         .env("EDITOR", &ed)
         .env("VISUAL", "")
@@ -436,8 +410,7 @@ fn edit_reopens_an_invalid_edit_with_the_problems_on_top() {
     );
     let ed = editor(&t, &script);
     let run = personactl()
-        .arg("--dir")
-        .arg(t.path("p"))
+        .personas(t.path("p"))
         .args(["edit", "coach"])
         .env("EDITOR", &ed)
         .env("VISUAL", "")
@@ -466,8 +439,7 @@ fn edit_saved_again_without_a_fix_writes_nothing() {
         "if [ $n = 1 ]; then sed -i 's/^icon = .*$//' \"$f\"; fi",
     );
     let run = personactl()
-        .arg("--dir")
-        .arg(t.path("p"))
+        .personas(t.path("p"))
         .args(["edit", "coach"])
         .env("EDITOR", &ed)
         .env("VISUAL", "")
@@ -566,44 +538,35 @@ fn writes_check_the_family_and_deletes_keep_children_whole() {
     let dir = t.path("p");
     let before = read(&t.path("p/junior.toml"));
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "junior", "extends", "nobody"])
         .run();
     run.assert_exit(1);
     assert!(run.stderr.contains("extends.missing"), "{}", run.stderr);
     assert_eq!(read(&t.path("p/junior.toml")), before, "nothing written");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "junior", "system_prompt", "Hi {{mood}}"])
         .run();
     run.assert_exit(1);
     assert!(run.stderr.contains("vars.undeclared"), "{}", run.stderr);
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "junior", "greeting", "Hello!"])
         .run()
         .assert_exit(0);
 
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .args(["rm", "coach"])
-        .run();
+    let run = personactl().personas(&dir).args(["rm", "coach"]).run();
     run.assert_exit(1);
     assert!(run.stderr.contains("extended by junior"), "{}", run.stderr);
     assert!(t.path("p/coach.toml").exists());
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "junior"])
         .run()
         .assert_exit(0);
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "coach"])
         .run()
         .assert_exit(0);
@@ -617,15 +580,15 @@ fn a_writer_killed_mid_write_never_leaves_a_partial_file() {
     let mut seen_new = 0;
     for i in 0..40u64 {
         let before = check_file(&path).persona.expect("valid before every write");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_personactl"))
-            .arg("--dir")
-            .arg(&dir)
+        let mut child = personactl()
+            .personas(&dir)
             .args([
                 "set",
                 "coach",
                 "description",
                 &format!("Version {i}: {}", "x".repeat(400)),
             ])
+            .command()
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
