@@ -5,14 +5,7 @@ mod util;
 use serde_json::Value;
 use util::{TempTree, personactl};
 
-const VALID: &str = r#"#:schema ../schema/persona.schema.json
-name = "Coach"
-description = "Helps you reach a goal."
-icon = "🧭"
-system_prompt = """
-You are a coach.
-"""
-"#;
+const VALID: &str = include_str!("fixtures/valid/coach-minimal.toml");
 
 /// The diagnostics of `validate --format json PATH` as (line, column, code) triples, plus the
 /// whole document.

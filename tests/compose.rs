@@ -11,46 +11,9 @@ use personas::{Event, Registry};
 use serde_json::{Value, json};
 use util::{TempTree, changes, next_reload, personactl, replace};
 
-const BASE: &str = r#"name = "Base"
-description = "Shared rules."
-icon = "🧩"
-hidden = true
-order = 1
-aliases = ["old-base"]
-tags = ["a", "b"]
-starters = ["Start here."]
-greeting = "Hello from {{persona_name}}."
-system_prompt = """
-Be kind. Tone: {{tone}}."""
+const BASE: &str = include_str!("fixtures/valid/base.toml");
 
-[model]
-temperature = 0.5
-max_tokens = 100
-
-[vars]
-tone = "warm"
-place = "home"
-
-[extensions]
-ui = { accent = "teal", size = 2 }
-"#;
-
-const CHILD: &str = r#"extends = "base"
-name = "Child"
-tags = []
-system_prompt = """
-Child first.
-{{parent}}"""
-
-[model]
-temperature = 1.5
-
-[vars]
-tone = "dry"
-
-[extensions]
-ui = { accent = "red" }
-"#;
+const CHILD: &str = include_str!("fixtures/valid/child.toml");
 
 /// `(line, column, code)` of every diagnostic of `validate --format json` on `dir`.
 fn diagnostics(dir: &Path) -> Vec<(String, usize, usize, String)> {

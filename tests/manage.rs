@@ -8,22 +8,7 @@ use std::path::Path;
 use personas::{Store, StoreError, check_file};
 use util::{TempTree, personactl};
 
-const COACH: &str = r#"#:schema ../schema/persona.schema.json
-# The coach persona. Reviewed by the wellbeing team.
-name = "Coach"        # shown in the picker
-description = "Helps you reach a goal."
-icon = "🧭"
-system_prompt = """
-You are a coach.
-"""
-
-[model]
-# warm but focused
-temperature = 0.6
-
-[extensions]
-ui = { accent = "teal", pinned = true }
-"#;
+const COACH: &str = include_str!("fixtures/valid/coach-extensions.toml");
 
 fn tree() -> TempTree {
     TempTree::new().file("p/coach.toml", COACH)

@@ -126,3 +126,14 @@ fn sarif() {
     let out = out.replace(&version, "\"version\": \"[personactl version]\"");
     settings().bind(|| insta::assert_snapshot!("sarif", out));
 }
+
+#[test]
+fn every_valid_fixture_is_valid() {
+    // The persona texts the other tests start from (`include_str!`ed from tests/fixtures/valid).
+    Cmd::new()
+        .cwd(fixture(""))
+        .args(["validate", "valid"])
+        .run()
+        .success()
+        .stdout_contains("5 files checked, 0 errors in 0 files");
+}

@@ -8,18 +8,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use util::{TempTree, eventually, personactl};
 
-const COACH: &str = r#"#:schema ../schema/persona.schema.json
-# Reviewed by the wellbeing team: keep this comment.
-name = "Coach"
-description = "Helps you reach a goal."
-icon = "🧭"
-system_prompt = """
-You are a coach.
-"""
-
-[model]
-temperature = 0.6 # warm but focused
-"#;
+const COACH: &str = include_str!("fixtures/valid/coach-commented.toml");
 
 /// A running server over a temp personas directory; killed on drop.
 struct Server {
