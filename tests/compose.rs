@@ -50,8 +50,8 @@ fn show_json(dir: &Path, id: &str) -> Value {
     let run = personactl()
         .personas(dir)
         .args(["show", id, "--format", "json"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     serde_json::from_str(&run.stdout).expect("json persona")
 }
 
@@ -112,11 +112,14 @@ fn show_prints_the_resolved_persona_and_raw_the_file() {
     let raw = personactl()
         .personas(&dir)
         .args(["show", "child", "--raw"])
-        .run();
-    raw.assert_exit(0);
+        .run()
+        .success();
     assert_eq!(raw.stdout, CHILD);
-    let resolved = personactl().personas(&dir).args(["show", "child"]).run();
-    resolved.assert_exit(0);
+    let resolved = personactl()
+        .personas(&dir)
+        .args(["show", "child"])
+        .run()
+        .success();
     assert!(
         resolved.stdout.starts_with("#:schema"),
         "{}",
@@ -169,15 +172,13 @@ fn cycles_of_length_one_two_and_three() {
             d("z.toml", 1, 13, "extends.cycle"),
         ]
     );
-    let run = personactl().arg("validate").arg(tree.path("p")).run();
-    run.assert_exit(1);
-    assert!(
-        run.stdout
-            .contains("`extends` forms a cycle: x → y → z → x"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("cycle: solo → solo"), "{}", run.stdout);
+    personactl()
+        .arg("validate")
+        .arg(tree.path("p"))
+        .run()
+        .code(1)
+        .stdout_contains("`extends` forms a cycle: x → y → z → x")
+        .stdout_contains("cycle: solo → solo");
 }
 
 #[test]
@@ -201,16 +202,12 @@ fn missing_and_invalid_parents_are_errors_at_the_extends_value() {
         ]
     );
     // Left out of the catalog, not silently resolved against something else.
-    let show = personactl()
+    personactl()
         .personas(tree.path("p"))
         .args(["show", "grandchild"])
-        .run();
-    show.assert_exit(1);
-    assert!(
-        show.stderr.contains("extends.invalid-parent"),
-        "{}",
-        show.stderr
-    );
+        .run()
+        .code(1)
+        .stderr_contains("extends.invalid-parent");
 }
 
 #[test]
@@ -228,14 +225,17 @@ fn parent_placeholder_through_three_levels() {
         );
     let dir = tree.path("p");
     assert_eq!(diagnostics(&dir), []);
-    let run = personactl().personas(&dir).args(["render", "leaf"]).run();
-    run.assert_exit(0);
+    let run = personactl()
+        .personas(&dir)
+        .args(["render", "leaf"])
+        .run()
+        .success();
     assert_eq!(run.stdout, "LEAF (MID [ROOT Leaf]) and {{parent}}\n");
     let explained = personactl()
         .personas(&dir)
         .args(["explain", "leaf", "--format", "json"])
-        .run();
-    explained.assert_exit(0);
+        .run()
+        .success();
     let e: Value = serde_json::from_str(&explained.stdout).expect("json");
     let prompt = e["fields"]
         .as_array()
@@ -306,24 +306,20 @@ fn render_fills_variables_from_caller_defaults_and_builtins() {
             "--var",
             "tone=dry",
         ])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     assert_eq!(run.stdout, "Be kind. Tone: dry. Kid home Ana 2025-01-31\n");
-    let unknown = personactl()
+    personactl()
         .personas(&dir)
         .args(["render", "child", "--var", "colour=red"])
-        .run();
-    unknown.assert_exit(2);
-    assert!(
-        unknown.stderr.contains("declares no variable `colour`"),
-        "{}",
-        unknown.stderr
-    );
-    let bad_date = personactl()
+        .run()
+        .code(2)
+        .stderr_contains("declares no variable `colour`");
+    personactl()
         .personas(&dir)
         .args(["render", "child", "--date", "2025-02-30"])
-        .run();
-    bad_date.assert_exit(2);
+        .run()
+        .code(2);
 }
 
 #[test]
@@ -400,8 +396,8 @@ fn explain_points_at_the_right_lines() {
     let run = personactl()
         .personas(tree.path("p"))
         .args(["explain", "leaf", "--format", "json"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let e: Value = serde_json::from_str(&run.stdout).expect("json");
     let chain: Vec<&str> = e["chain"]
         .as_array()
@@ -459,16 +455,12 @@ fn explain_points_at_the_right_lines() {
             .any(|f| f["key"] == "hidden"),
         "`hidden` is not inherited, so not explained"
     );
-    let human = personactl()
+    personactl()
         .personas(tree.path("p"))
         .args(["explain", "leaf"])
-        .run();
-    human.assert_exit(0);
-    assert!(
-        human.stdout.contains("inherited from base through child"),
-        "{}",
-        human.stdout
-    );
+        .run()
+        .success()
+        .stdout_contains("inherited from base through child");
 }
 
 fn prompt(registry: &Registry, id: &str) -> String {
@@ -641,7 +633,7 @@ fn new_from_a_child_copies_the_resolved_persona() {
         .personas(&dir)
         .args(["new", "copy", "--from", "child"])
         .run()
-        .assert_exit(0);
+        .success();
     let copy = fs::read_to_string(dir.join("copy.toml")).expect("written");
     assert!(!copy.contains("extends"), "{copy}");
     assert!(copy.contains("description = \"Shared rules.\""), "{copy}");

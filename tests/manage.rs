@@ -30,11 +30,11 @@ fn changed_lines(a: &str, b: &str) -> Vec<(String, String)> {
 #[test]
 fn set_changes_one_line_and_keeps_comments() {
     let t = tree();
-    let run = personactl()
+    personactl()
         .personas(t.path("p"))
         .args(["set", "coach", "model.temperature", "0.4"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let after = read(&t.path("p/coach.toml"));
     assert_eq!(
         changed_lines(COACH, &after),
@@ -53,7 +53,7 @@ fn set_keeps_a_trailing_comment_on_the_changed_value() {
         .personas(t.path("p"))
         .args(["set", "coach", "name", "Trainer"])
         .run()
-        .assert_exit(0);
+        .success();
     let after = read(&t.path("p/coach.toml"));
     assert!(
         after.contains("name = \"Trainer\"        # shown in the picker"),
@@ -73,27 +73,27 @@ fn set_parses_values_to_the_keys_type() {
         .personas(&dir)
         .args(["set", "coach", "tags", r#"["goals", "habits"]"#])
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
         .personas(&dir)
         .args(["set", "coach", "order", "-3"])
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
         .personas(&dir)
         .args(["set", "coach", "hidden", "true"])
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
         .personas(&dir)
         .args(["set", "coach", "greeting", "42"])
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
         .personas(&dir)
         .args(["set", "coach", "model.max_tokens", "512"])
         .run()
-        .assert_exit(0);
+        .success();
     let p = check_file(&t.path("p/coach.toml"))
         .persona
         .expect("still valid");
@@ -110,7 +110,7 @@ fn set_parses_values_to_the_keys_type() {
         .personas(&dir)
         .args(["set", "coach", "greeting", "--unset"])
         .run()
-        .assert_exit(0);
+        .success();
     assert_eq!(
         check_file(&t.path("p/coach.toml"))
             .persona
@@ -133,8 +133,8 @@ fn invalid_set_is_refused_and_leaves_the_file_byte_for_byte() {
         let run = personactl()
             .personas(&dir)
             .args(["set", "coach", key, value])
-            .run();
-        run.assert_exit(1);
+            .run()
+            .code(1);
         assert!(
             run.stderr.contains("nothing was written"),
             "{key}: {}",
@@ -142,31 +142,22 @@ fn invalid_set_is_refused_and_leaves_the_file_byte_for_byte() {
         );
         assert_eq!(read(&t.path("p/coach.toml")), COACH, "{key}");
     }
-    let run = personactl()
+    personactl()
         .personas(&dir)
         .args(["set", "coach", "model.temperature", "3"])
-        .run();
-    assert!(
-        run.stderr
-            .contains("error[schema.range]: `model.temperature` 3 is above the maximum 2"),
-        "{}",
-        run.stderr
-    );
-    let run = personactl()
+        .run()
+        .stderr_contains("error[schema.range]: `model.temperature` 3 is above the maximum 2");
+    personactl()
         .personas(&dir)
         .args(["set", "coach", "system_promt", "x"])
-        .run();
-    run.assert_exit(1);
-    assert!(
-        run.stderr.contains("did you mean `system_prompt`?"),
-        "{}",
-        run.stderr
-    );
-    let run = personactl()
+        .run()
+        .code(1)
+        .stderr_contains("did you mean `system_prompt`?");
+    personactl()
         .personas(&dir)
         .args(["set", "nobody", "name", "x"])
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
     assert_eq!(
         std::fs::read_dir(&dir)
             .unwrap()
@@ -181,7 +172,7 @@ fn invalid_set_is_refused_and_leaves_the_file_byte_for_byte() {
 fn new_writes_a_valid_hand_written_looking_file() {
     let t = tree();
     let dir = t.path("p");
-    let run = personactl()
+    personactl()
         .personas(&dir)
         .args([
             "new",
@@ -201,8 +192,8 @@ fn new_writes_a_valid_hand_written_looking_file() {
             "--temperature",
             "0.3",
         ])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let text = read(&t.path("p/editor.toml"));
     assert!(
         text.starts_with("#:schema ../schema/persona.schema.json\n"),
@@ -217,30 +208,25 @@ fn new_writes_a_valid_hand_written_looking_file() {
         .personas(&dir)
         .args(["--default-persona", "coach", "validate"])
         .run()
-        .assert_exit(0);
+        .success();
 }
 
 #[test]
 fn new_refuses_existing_ids_missing_fields_and_path_tricks() {
     let t = tree();
     let dir = t.path("p");
-    let run = personactl()
+    personactl()
         .personas(&dir)
         .args(["new", "coach", "--from", "coach"])
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
-    let run = personactl()
+        .run()
+        .code(1)
+        .stderr_contains("already exists");
+    personactl()
         .personas(&dir)
         .args(["new", "x", "--name", "X"])
-        .run();
-    run.assert_exit(2);
-    assert!(
-        run.stderr
-            .contains("missing --description, --icon, --system-prompt"),
-        "{}",
-        run.stderr
-    );
+        .run()
+        .code(2)
+        .stderr_contains("missing --description, --icon, --system-prompt");
     for id in [
         "../escape",
         "/tmp/abs",
@@ -292,7 +278,7 @@ fn new_from_copies_everything_but_aliases() {
         .personas(&dir)
         .args(["new", "coach-2", "--from", "coach", "--name", "Coach Two"])
         .run()
-        .assert_exit(0);
+        .success();
     let copy = check_file(&t.path("p/coach-2.toml"))
         .persona
         .expect("valid copy");
@@ -310,26 +296,22 @@ fn mv_keeps_the_old_id_as_an_alias() {
         .personas(&dir)
         .args(["mv", "coach", "mentor"])
         .run()
-        .assert_exit(0);
+        .success();
     assert!(!t.path("p/coach.toml").exists());
     let p = check_file(&t.path("p/mentor.toml")).persona.expect("valid");
     assert_eq!(p.aliases, ["coach"]);
-    let shown = personactl()
+    personactl()
         .personas(&dir)
         .args(["show", "coach", "--format", "json"])
-        .run();
-    shown.assert_exit(0);
-    assert!(
-        shown.stdout.contains("\"id\": \"mentor\""),
-        "{}",
-        shown.stdout
-    );
+        .run()
+        .success()
+        .stdout_contains("\"id\": \"mentor\"");
     assert!(read(&t.path("p/mentor.toml")).contains("# warm but focused"));
-    let run = personactl()
+    personactl()
         .personas(&dir)
         .args(["mv", "nobody", "x"])
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
 }
 
 #[test]
@@ -340,24 +322,24 @@ fn rm_deletes_but_guards_the_default_persona() {
         .personas(&dir)
         .args(["rm", "coach"])
         .run()
-        .assert_exit(0);
+        .success();
     assert!(!t.path("p/coach.toml").exists());
     personactl()
         .personas(&dir)
         .args(["rm", "coach"])
         .run()
-        .assert_exit(1);
-    let run = personactl()
+        .code(1);
+    personactl()
         .personas(&dir)
         .args(["rm", "journaling-assistant"])
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
     assert!(t.path("p/journaling-assistant.toml").exists());
     personactl()
         .personas(&dir)
         .args(["rm", "journaling-assistant", "--force"])
         .run()
-        .assert_exit(0);
+        .success();
 }
 
 /// An `$EDITOR` that runs the shell commands in `script` on the file ($1), counting its calls
@@ -372,13 +354,13 @@ fn editor(t: &TempTree, script: &str) -> String {
 fn edit_writes_a_valid_edit() {
     let t = tree();
     let ed = editor(&t, "sed -i 's/temperature = 0.6/temperature = 0.9/' \"$f\"");
-    let run = personactl()
+    personactl()
         .personas(t.path("p"))
         .args(["edit", "coach"])
         .env("EDITOR", &ed)
         .env("VISUAL", "")
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     assert_eq!(
         changed_lines(COACH, &read(&t.path("p/coach.toml"))).len(),
         1
@@ -394,13 +376,13 @@ fn edit_reopens_an_invalid_edit_with_the_problems_on_top() {
         seen = t.path("seen.toml").display()
     );
     let ed = editor(&t, &script);
-    let run = personactl()
+    personactl()
         .personas(t.path("p"))
         .args(["edit", "coach"])
         .env("EDITOR", &ed)
         .env("VISUAL", "")
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let seen = read(&t.path("seen.toml"));
     assert!(seen.starts_with("#| This edit is not valid"), "{seen}");
     // The block is 3 lines; the bad value is on line 12 of the file, so line 15 as shown.
@@ -423,14 +405,14 @@ fn edit_saved_again_without_a_fix_writes_nothing() {
         &t,
         "if [ $n = 1 ]; then sed -i 's/^icon = .*$//' \"$f\"; fi",
     );
-    let run = personactl()
+    personactl()
         .personas(t.path("p"))
         .args(["edit", "coach"])
         .env("EDITOR", &ed)
         .env("VISUAL", "")
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("edit cancelled"), "{}", run.stderr);
+        .run()
+        .code(1)
+        .stderr_contains("edit cancelled");
     assert_eq!(read(&t.path("p/coach.toml")), COACH);
 }
 
@@ -522,39 +504,42 @@ fn writes_check_the_family_and_deletes_keep_children_whole() {
     let t = tree().file("p/junior.toml", "extends = \"coach\"\nname = \"Junior\"\n");
     let dir = t.path("p");
     let before = read(&t.path("p/junior.toml"));
-    let run = personactl()
+    personactl()
         .personas(&dir)
         .args(["set", "junior", "extends", "nobody"])
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("extends.missing"), "{}", run.stderr);
+        .run()
+        .code(1)
+        .stderr_contains("extends.missing");
     assert_eq!(read(&t.path("p/junior.toml")), before, "nothing written");
-    let run = personactl()
+    personactl()
         .personas(&dir)
         .args(["set", "junior", "system_prompt", "Hi {{mood}}"])
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("vars.undeclared"), "{}", run.stderr);
+        .run()
+        .code(1)
+        .stderr_contains("vars.undeclared");
     personactl()
         .personas(&dir)
         .args(["set", "junior", "greeting", "Hello!"])
         .run()
-        .assert_exit(0);
+        .success();
 
-    let run = personactl().personas(&dir).args(["rm", "coach"]).run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("extended by junior"), "{}", run.stderr);
+    personactl()
+        .personas(&dir)
+        .args(["rm", "coach"])
+        .run()
+        .code(1)
+        .stderr_contains("extended by junior");
     assert!(t.path("p/coach.toml").exists());
     personactl()
         .personas(&dir)
         .args(["rm", "junior"])
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
         .personas(&dir)
         .args(["rm", "coach"])
         .run()
-        .assert_exit(0);
+        .success();
 }
 
 #[test]

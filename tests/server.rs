@@ -365,25 +365,21 @@ fn sessions_are_shared_with_the_cli() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["resolved"], "coach");
-    let shown = personactl()
+    personactl()
         .personas(s.dir())
         .arg("--sessions")
         .arg(s.tree.path("sessions.jsonl"))
         .args(["session", "show", "chat-1", "--format", "json"])
-        .run();
-    shown.assert_exit(0);
-    assert!(
-        shown.stdout.contains("\"resolved\":\"coach\""),
-        "{}",
-        shown.stdout
-    );
+        .run()
+        .success()
+        .stdout_contains("\"resolved\":\"coach\"");
     personactl()
         .personas(s.dir())
         .arg("--sessions")
         .arg(s.tree.path("sessions.jsonl"))
         .args(["session", "link", "chat-2", "coach"])
         .run()
-        .assert_exit(0);
+        .success();
     let (status, body) = s.get("/api/sessions/chat-2/persona");
     assert_eq!(status, 200);
     assert_eq!(
@@ -435,10 +431,10 @@ fn sigterm_shuts_down_gracefully() {
 #[test]
 fn a_missing_directory_is_exit_2() {
     let t = TempTree::new();
-    let run = personactl()
+    personactl()
         .personas(t.path("nope"))
         .args(["serve", "--addr", "127.0.0.1:0"])
-        .run();
-    run.assert_exit(2);
-    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+        .run()
+        .code(2)
+        .stderr_contains("does not exist");
 }
