@@ -10,10 +10,9 @@ use personas::{Format, Persona, check_file, export, import};
 use serde_json::Value;
 use util::{TempTree, personactl};
 
+/// `tests/fixtures/interop/NAME`.
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/interop")
-        .join(name)
+    util::fixture(&format!("interop/{name}"))
 }
 
 fn bytes(name: &str) -> Vec<u8> {

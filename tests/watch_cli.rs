@@ -5,11 +5,11 @@ mod util;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use util::{TIMEOUT, TempTree, persona, personactl, wait};
+use util::{TIMEOUT, TempTree, persona, personactl};
 
 /// A running `personactl watch`, started in `cwd` with `--dir personas`.
 struct Watch {
@@ -65,12 +65,7 @@ impl Watch {
 
     /// Sends SIGTERM and returns the exit code.
     fn terminate(mut self) -> Option<i32> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        wait(&mut self.child)
+        util::terminate(&mut self.child)
     }
 }
 

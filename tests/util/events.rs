@@ -73,6 +73,17 @@ pub fn replace(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).expect("rename");
 }
 
+/// Sends SIGTERM to a child and waits for it to exit ([`TIMEOUT`] at most); its exit code.
+#[track_caller]
+pub fn terminate(child: &mut Child) -> Option<i32> {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {}", child.id());
+    wait(child)
+}
+
 /// Waits for a child to exit ([`TIMEOUT`] at most, then kills it and fails).
 #[track_caller]
 pub fn wait(child: &mut Child) -> Option<i32> {

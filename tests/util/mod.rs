@@ -21,6 +21,8 @@ pub mod server;
 pub mod tree;
 
 pub use cmd::{Cmd, Invocation, Output, Run, personactl};
-pub use events::{TIMEOUT, changes, eventually, names, next_reload, replace, until, wait};
+pub use events::{
+    TIMEOUT, changes, eventually, names, next_reload, replace, terminate, until, wait,
+};
 pub use server::Server;
 pub use tree::{TempTree, fixture, fixture_text, persona};

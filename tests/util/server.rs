@@ -2,12 +2,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
 use super::cmd::Cmd;
-use super::events::wait;
+use super::events::terminate;
 
 /// A `personactl serve` started from `cmd` (which names `serve --addr 127.0.0.1:0` and what
 /// else it needs), ready once it printed `listening on URL`; killed on drop.
@@ -94,10 +94,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and returns its exit code.
     pub fn stop(mut self) -> Option<i32> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        wait(&mut self.child)
+        terminate(&mut self.child)
     }
 }
 
