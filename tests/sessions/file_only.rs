@@ -234,7 +234,7 @@ fn the_default_sessions_file_is_beside_the_personas_directory() {
     let p = Project::new();
     p.ok(&["--dir", "personas", "session", "link", "s1", "coach"], 0);
     assert!(p.sessions().exists());
-    let nested = p.dir.path("elsewhere");
+    let nested = p.dir.path().join("elsewhere");
     fs::create_dir(&nested).unwrap();
     let custom = nested.join("custom.jsonl");
     p.cmd(&["session", "link", "s2", "coach"])
@@ -244,7 +244,7 @@ fn the_default_sessions_file_is_beside_the_personas_directory() {
     assert!(fs::read_to_string(&custom).unwrap().contains("\"s2\""));
     assert!(!fs::read_to_string(p.sessions()).unwrap().contains("\"s2\""));
     // A missing folder is created on the first write.
-    let deep = p.dir.path("var/lib/personas/sessions.jsonl");
+    let deep = p.dir.path().join("var/lib/personas/sessions.jsonl");
     p.ok(
         &[
             "--sessions",

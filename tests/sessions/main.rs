@@ -38,7 +38,7 @@ enum Backend {
 
 /// A temporary project: `personas/` with the shipped defaults, and its sessions backend.
 struct Project {
-    dir: TempTree,
+    dir: tempfile::TempDir,
     backend: Backend,
 }
 
@@ -55,16 +55,16 @@ impl Project {
     }
 
     fn with(backend: Backend) -> Self {
-        let dir = TempTree::new().defaults("personas");
+        let dir = TempTree::new().defaults("personas").into_temp_dir();
         Project { dir, backend }
     }
 
     fn personas(&self) -> PathBuf {
-        self.dir.path("personas")
+        self.dir.path().join("personas")
     }
 
     fn sessions(&self) -> PathBuf {
-        self.dir.path("sessions.jsonl")
+        self.dir.path().join("sessions.jsonl")
     }
 
     /// What `--sessions` names: the file (relative to the project) or the URL.
@@ -121,7 +121,7 @@ impl Project {
     /// `personactl ARGS…` in the project folder, with the environment `util::Cmd` clears (but
     /// `PERSONAS_SESSIONS` = the database's URL for PostgreSQL).
     fn cmd(&self, args: &[&str]) -> Cmd {
-        let cmd = Cmd::new().cwd(self.dir.root()).args(args);
+        let cmd = Cmd::new().cwd(self.dir.path()).args(args);
         match &self.backend {
             Backend::Postgres(url) => cmd.env("PERSONAS_SESSIONS", url),
             Backend::File => cmd,
@@ -494,15 +494,15 @@ fn other_kind(p: &Project) -> String {
         #[cfg(feature = "postgres")]
         Backend::File => pg::fresh_db(),
         #[cfg(not(feature = "postgres"))]
-        Backend::File => p.dir.path("other.jsonl").display().to_string(),
-        Backend::Postgres(_) => p.dir.path("other.jsonl").display().to_string(),
+        Backend::File => p.dir.path().join("other.jsonl").display().to_string(),
+        Backend::Postgres(_) => p.dir.path().join("other.jsonl").display().to_string(),
     }
 }
 
 /// A new, empty store of the same kind as `p`'s.
 fn same_kind(p: &Project) -> String {
     match &p.backend {
-        Backend::File => p.dir.path("back.jsonl").display().to_string(),
+        Backend::File => p.dir.path().join("back.jsonl").display().to_string(),
         #[cfg(feature = "postgres")]
         Backend::Postgres(_) => pg::fresh_db(),
         #[cfg(not(feature = "postgres"))]

@@ -60,6 +60,11 @@ impl TempTree {
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
+
+    /// The directory itself, for a test that keeps a `tempfile::TempDir` (removed on drop).
+    pub fn into_temp_dir(self) -> tempfile::TempDir {
+        self.dir
+    }
 }
 
 /// A small valid persona named `name` (four lines, no header).
