@@ -46,6 +46,7 @@
 
 mod batch;
 mod catalog;
+pub mod check;
 mod defaults;
 mod diagnostic;
 mod document;

@@ -88,7 +88,7 @@ impl RegistryBuilder {
         let files = discover(&self.dir)?;
         let dir: Arc<Path> = Arc::from(self.dir.as_path());
         let empty = Snapshot::empty(Arc::clone(&dir), Arc::from(self.default_persona.as_str()));
-        let mut state = State::default();
+        let mut state = State::new(&self.dir, Some(&self.default_persona));
         let mut snapshot = match state.apply(&empty, files.into_iter().collect()) {
             Some(applied) => applied.snapshot,
             None => empty,
