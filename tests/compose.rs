@@ -676,7 +676,10 @@ fn a_deleted_parent_keeps_the_children_live_until_it_returns() {
         .collect();
     // The default persona (the child) is kept live, but, as `validate` says, no file defines
     // it validly now.
-    assert_eq!(codes, [("default.missing", 1, 1), ("extends.missing", 1, 11)]);
+    assert_eq!(
+        codes,
+        [("default.missing", 1, 1), ("extends.missing", 1, 11)]
+    );
 
     fs::write(dir.join("base.toml"), BASE.replace("Be kind.", "Be back.")).expect("write");
     registry

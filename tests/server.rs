@@ -59,6 +59,11 @@ impl Server {
     fn stop(self) -> Option<i32> {
         self.http.stop()
     }
+
+    /// Polls `f` until it returns true (10 s at most).
+    fn eventually(&self, what: &str, f: impl FnMut() -> bool) {
+        eventually(what, f)
+    }
 }
 
 fn new_persona(id: &str) -> String {
