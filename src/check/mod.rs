@@ -12,7 +12,15 @@
 //! unsaved buffer), or texts from anywhere (a git tree). Front ends differ only in where the
 //! bytes come from.
 
+pub(crate) mod catalog;
+pub(crate) mod document;
+pub(crate) mod family;
+pub(crate) mod load;
+pub(crate) mod schema;
+pub(crate) mod source;
 mod tree;
+pub(crate) mod validate;
+pub(crate) mod violations;
 
 use std::path::Path;
 use std::sync::Arc;

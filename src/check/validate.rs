@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::persona::{Persona, is_valid_id};
 use crate::persona_file::{PersonaFile, RESERVED_VARS};
 use crate::placeholders::{BUILT_INS, Token, scan};
-use crate::resolve::{ExtendsRef, Links, Node, Pending, Resolution, resolve};
+use crate::resolve::{ExtendsRef, Families, Links, Node, Pending, resolve};
 use crate::source::{position, snippet};
 use crate::violations::{schema_diagnostics, type_diagnostic};
 
@@ -210,7 +210,7 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
 }
 
 /// Resolves the families of checked files (in path order).
-pub(crate) fn resolve_checked(files: &[CheckedFile]) -> Resolution {
+pub(crate) fn resolve_checked(files: &[CheckedFile]) -> Families {
     let nodes: Vec<Node<'_>> = files
         .iter()
         .map(|c| Node {

@@ -45,7 +45,7 @@ struct FileRecord {
 /// Every persona file the registry knows, in path order: as in a full check, the first file
 /// (in path order) that defines an id keeps it.
 #[derive(Default)]
-pub(crate) struct State {
+pub(crate) struct ReloadState {
     records: BTreeMap<PathBuf, FileRecord>,
     /// id → the files named after it, in path order.
     claimants: HashMap<Arc<str>, BTreeSet<PathBuf>>,
@@ -71,20 +71,20 @@ enum Loaded {
     Checked(Box<CheckedFile>, Option<u64>),
 }
 
-/// What [`State::apply`] produced: the next snapshot and its events, when anything changed.
+/// What [`ReloadState::apply`] produced: the next snapshot and its events, when anything changed.
 pub(crate) struct Applied {
     pub snapshot: Snapshot,
     pub events: Vec<Event>,
 }
 
-impl State {
+impl ReloadState {
     /// An empty state for the personas directory `root`, reporting `default.missing` when
     /// no file defines `default_persona`.
     pub fn new(root: &Path, default_persona: Option<&str>) -> Self {
-        State {
+        ReloadState {
             root: root.to_path_buf(),
             default_persona: default_persona.map(Arc::from),
-            ..State::default()
+            ..ReloadState::default()
         }
     }
 
