@@ -5,11 +5,11 @@ mod util;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use util::TempTree;
+use util::{Cmd, TempTree};
 
 /// `cargo test` builds the examples next to the test binaries: target/<profile>/examples.
 fn example_binary() -> PathBuf {
@@ -28,38 +28,19 @@ fn example_binary() -> PathBuf {
 }
 
 fn tree() -> TempTree {
-    let t = TempTree::new();
-    personas::init(&t.path("personas")).expect("init");
-    t
+    TempTree::new().defaults("personas")
+}
+
+/// The example over `t`'s personas and sessions, with a clean environment (no model server).
+fn example(t: &TempTree) -> Cmd {
+    Cmd::program(example_binary())
+        .personas(t.path("personas"))
+        .arg("--sessions")
+        .arg(t.path("sessions.jsonl"))
 }
 
 fn run(t: &TempTree, args: &[&str], input: &str) -> String {
-    let out = Command::new(example_binary())
-        .arg("--dir")
-        .arg(t.path("personas"))
-        .arg("--sessions")
-        .arg(t.path("sessions.jsonl"))
-        .args(args)
-        .env_remove("OPENAI_BASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(input.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("the example runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    example(t).args(args).stdin(input).run().success().stdout
 }
 
 #[test]
@@ -94,13 +75,9 @@ fn a_new_session_falls_back_then_a_linked_one_resumes() {
 #[test]
 fn an_edit_applies_from_the_next_turn() {
     let t = tree();
-    let mut child = Command::new(example_binary())
-        .arg("--dir")
-        .arg(t.path("personas"))
-        .arg("--sessions")
-        .arg(t.path("sessions.jsonl"))
+    let mut child = example(&t)
         .args(["--session", "s1", "--persona", "coach"])
-        .env_remove("OPENAI_BASE_URL")
+        .command()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -10,10 +10,9 @@ use personas::{Format, Persona, check_file, export, import};
 use serde_json::Value;
 use util::{TempTree, personactl};
 
+/// `tests/fixtures/interop/NAME`.
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/interop")
-        .join(name)
+    util::fixture(&format!("interop/{name}"))
 }
 
 fn bytes(name: &str) -> Vec<u8> {
@@ -218,14 +217,13 @@ fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
     let dir = t.path("p");
     let card = fixture("lighthouse-keeper.card.json");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .arg("import")
         .arg(&card)
         .arg(&card)
         .arg(fixture("code-reviewer.agent.md"))
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     for name in [
         "maren-the-lighthouse-keeper.toml",
         "maren-the-lighthouse-keeper-2.toml",
@@ -234,26 +232,21 @@ fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
         assert!(dir.join(name).exists(), "{name}: {}", run.stdout);
     }
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["--default-persona", "code-reviewer", "validate"])
         .run()
-        .assert_exit(0);
+        .success();
 
     let before = personas::discover(&dir).unwrap();
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .arg("import")
         .arg(fixture("v3.card.json"))
         .arg(fixture("malformed.card.json"))
-        .run();
-    run.assert_exit(1);
-    assert!(
-        run.stderr.contains("chara_card_v3") && run.stderr.contains("invalid JSON"),
-        "{}",
-        run.stderr
-    );
+        .run()
+        .code(1)
+        .stderr_contains("chara_card_v3")
+        .stderr_contains("invalid JSON");
     assert_eq!(personas::discover(&dir).unwrap(), before);
 }
 
@@ -261,8 +254,8 @@ fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
 fn cli_export_to_stdout_and_file() {
     let run = personactl()
         .args(["export", "coach", "--to", "card-v2"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let card: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(card["data"]["name"], "Coach");
     let t = TempTree::new();
@@ -271,7 +264,7 @@ fn cli_export_to_stdout_and_file() {
         .args(["export", "coach", "--to", "agent-md", "-o"])
         .arg(&out)
         .run()
-        .assert_exit(0);
+        .success();
     assert!(
         std::fs::read_to_string(&out)
             .unwrap()
@@ -280,7 +273,7 @@ fn cli_export_to_stdout_and_file() {
     personactl()
         .args(["export", "nobody", "--to", "agent-md"])
         .run()
-        .assert_exit(1);
+        .code(1);
 }
 
 /// A minimal PNG with one `tEXt` chunk (CRCs are not checked by readers of card chunks).

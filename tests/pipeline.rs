@@ -15,7 +15,7 @@ use util::personactl;
 fn init() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let dir = tmp.path().join("q");
-    personactl().arg("init").arg(&dir).run().assert_exit(0);
+    personactl().arg("init").arg(&dir).run().success();
     (tmp, dir)
 }
 
@@ -47,8 +47,7 @@ fn walkdir(dir: &Path) -> Vec<PathBuf> {
 
 fn validate_json(dir: &Path, paths: &[&Path]) -> (Option<i32>, Value) {
     let run = personactl()
-        .arg("--dir")
-        .arg(dir)
+        .personas(dir)
         .args(["validate", "--format", "json"])
         .args(paths)
         .run();
@@ -66,62 +65,48 @@ fn set_of_an_alias_that_is_another_personas_id_is_refused() {
     let (_tmp, dir) = init();
     let before = snapshot(&dir);
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "aliases", r#"["story-teller"]"#])
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("id.duplicate"), "{}", run.stderr);
+        .run()
+        .code(1)
+        .stderr_contains("id.duplicate");
     assert!(
         run.stderr.contains("story-teller"),
         "names the clash: {}",
         run.stderr
     );
     assert_eq!(snapshot(&dir), before, "a refused write changes nothing");
-    personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .arg("validate")
-        .run()
-        .assert_exit(0);
+    personactl().personas(&dir).arg("validate").run().success();
 }
 
 #[test]
 fn two_personas_given_one_alias_is_refused() {
     let (_tmp, dir) = init();
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "aliases", r#"["mentor"]"#])
         .run()
-        .assert_exit(0);
+        .success();
     let before = snapshot(&dir);
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .args(["set", "therapist", "aliases", r#"["mentor"]"#])
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("also an alias of"), "{}", run.stderr);
-    assert_eq!(snapshot(&dir), before);
     personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .arg("validate")
+        .personas(&dir)
+        .args(["set", "therapist", "aliases", r#"["mentor"]"#])
         .run()
-        .assert_exit(0);
+        .code(1)
+        .stderr_contains("also an alias of");
+    assert_eq!(snapshot(&dir), before);
+    personactl().personas(&dir).arg("validate").run().success();
 }
 
 #[test]
 fn a_directory_invalid_elsewhere_stays_editable() {
     let (_tmp, dir) = init();
     fs::write(dir.join("broken.toml"), "name = \n").expect("write");
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .args(["set", "coach", "name", "Coach Two"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let text = fs::read_to_string(dir.join("coach.toml")).expect("read");
     assert!(text.contains("name = \"Coach Two\""), "{text}");
 }
@@ -174,18 +159,13 @@ fn session_link_to_an_invalid_persona_says_it_is_invalid_and_where() {
     let text = fs::read_to_string(&coach).expect("read");
     fs::write(&coach, text.replace("name = \"Coach\"", "name = 5")).expect("write");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .arg("--sessions")
         .arg(tmp.path().join("s.jsonl"))
         .args(["session", "link", "s1", "coach"])
-        .run();
-    run.assert_exit(1);
-    assert!(
-        run.stderr.contains("persona `coach` is invalid"),
-        "{}",
-        run.stderr
-    );
+        .run()
+        .code(1)
+        .stderr_contains("persona `coach` is invalid");
     assert!(
         run.stderr.contains(&format!("{}:", coach.display())),
         "gives the position: {}",
@@ -224,12 +204,7 @@ fn writes_leave_no_lock_file_in_the_personas_directory() {
         ],
         vec!["rm", "poet"],
     ] {
-        personactl()
-            .arg("--dir")
-            .arg(&dir)
-            .args(&args)
-            .run()
-            .assert_exit(0);
+        personactl().personas(&dir).args(&args).run().success();
     }
     let after = names(&dir);
     let expected: Vec<String> = before
@@ -245,14 +220,13 @@ fn writes_leave_no_lock_file_in_the_personas_directory() {
 fn mv_of_the_default_persona_is_refused() {
     let (_tmp, dir) = init();
     let before = snapshot(&dir);
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .args(["mv", "journaling-assistant", "diary"])
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("default persona"), "{}", run.stderr);
-    assert!(run.stderr.contains("--default-persona"), "{}", run.stderr);
+        .run()
+        .code(1)
+        .stderr_contains("default persona")
+        .stderr_contains("--default-persona");
     assert_eq!(snapshot(&dir), before);
 }
 
@@ -266,11 +240,10 @@ fn mv_of_a_parent_others_extend_is_refused_and_names_them() {
     .expect("copy");
     let before = snapshot(&dir);
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["mv", "coach", "mentor"])
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
     assert!(
         run.stderr.contains("kid"),
         "names the child: {}",
@@ -296,8 +269,7 @@ fn symlinks_dangling_looping_or_leaving_the_directory_are_one_diagnostic_each() 
     symlink(dir.join("shared/real-coach.toml"), dir.join("coach.toml")).expect("link in");
     for format in ["human", "json"] {
         let run = personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["validate", "--format", format])
             .run();
         assert!(
@@ -332,19 +304,17 @@ fn symlinks_dangling_looping_or_leaving_the_directory_are_one_diagnostic_each() 
             .any(|n| n.contains("coach") || n.contains("shared")),
         "{found:?}"
     );
-    let list = personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .args(["list", "--format", "json"])
-        .run();
-    list.assert_exit(0);
-    assert!(list.stdout.contains("\"coach\""), "{}", list.stdout);
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
+        .args(["list", "--format", "json"])
+        .run()
+        .success()
+        .stdout_contains("\"coach\"");
+    personactl()
+        .personas(&dir)
         .args(["set", "therapist", "model.temperature", "0.4"])
         .run()
-        .assert_exit(0);
+        .success();
 }
 
 #[test]
