@@ -22,8 +22,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-cargo build --release --quiet
-bin=$PWD/target/release/personactl
+# PERSONACTL_BIN: a binary already built (skips the build).
+if [ -z "${PERSONACTL_BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${PERSONACTL_BIN:-$PWD/target/release/personactl}
 # shellcheck source=scripts/timing.sh
 source scripts/timing.sh
 
