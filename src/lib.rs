@@ -77,7 +77,11 @@ pub use diagnostic::{Code, Diagnostic, Related, Severity, Snippet};
 pub use error::Error;
 pub use events::{Event, Status};
 pub use explain::{Ancestor, Explanation, Origin, explain};
-pub use interop::{Format, Imported, InteropError, MAX_IMPORT_BYTES, export, id_from_name, import};
+pub use interop::{
+    Asset, CARD_IMAGE, Format, IMPORT_EXT, Imported, InteropError, MAX_ENTRIES, MAX_ENTRY_BYTES,
+    MAX_IMPORT_BYTES, MAX_RATIO, MAX_TOTAL_BYTES, MAX_YAML_BYTES, MAX_YAML_NODES, Target, export,
+    id_from_name, import, import_all, model_name,
+};
 pub use load::{MAX_FILE_BYTES, discover, is_persona_file_name};
 pub use persona::{ID_MAX_LEN, ID_PATTERN, ModelSettings, Persona, SCHEMA_VERSION, is_valid_id};
 pub use persona_file::{PersonaFile, VAR_NAME_PATTERN};
@@ -96,7 +100,7 @@ pub use sessions::{
 pub use sessions::{DEFAULT_CONNECT_TIMEOUT, PgStore};
 pub use snapshot::Snapshot;
 pub use source::{Position, position};
-pub use store::{Store, StoreError, render_new};
+pub use store::{BatchWriter, Store, StoreError, render_new};
 pub use validate::{
     CheckedFile, Report, ValidateOptions, check_file, check_text, cross_file_diagnostics, stem_id,
     validate_paths,

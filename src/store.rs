@@ -428,7 +428,7 @@ impl WriteError {
 /// Writes `text` to `path` atomically: a hidden temp file in the same folder, fsync, rename
 /// (or, with `create_new`, a rename that fails if `path` exists), fsync of the folder.
 /// Readers see the old file or the new one, never a part.
-fn write_atomic(path: &Path, text: &str, create_new: bool) -> Result<(), WriteError> {
+fn write_atomic(path: &Path, text: impl AsRef<[u8]>, create_new: bool) -> Result<(), WriteError> {
     let folder = path.parent().unwrap_or(Path::new("."));
     let io = |e: std::io::Error| WriteError::Io(Error::io(path, e));
     let mut tmp = tempfile::Builder::new()
@@ -436,7 +436,7 @@ fn write_atomic(path: &Path, text: &str, create_new: bool) -> Result<(), WriteEr
         .suffix(".tmp")
         .tempfile_in(folder)
         .map_err(io)?;
-    tmp.write_all(text.as_bytes()).map_err(io)?;
+    tmp.write_all(text.as_ref()).map_err(io)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -481,5 +481,63 @@ fn merge_patch(target: &mut Value, patch: &Value) {
             }
         }
         (t, p) => *t = p.clone(),
+    }
+}
+
+// ---- Batch writes (bulk import), until the store has a checked batch API ----
+
+/// Writes files under the store's lock, for a caller that has checked the whole proposed
+/// directory itself (see [`Store::batch`]).
+#[derive(Debug)]
+pub struct BatchWriter<'a> {
+    store: &'a Store,
+}
+
+impl BatchWriter<'_> {
+    /// Writes `bytes` to `path` (inside the personas directory) atomically; with
+    /// `create_new`, fails with [`StoreError::Conflict`] if the file exists. The caller has
+    /// checked the content: nothing is validated here.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`], [`StoreError::Io`] (also for a path outside the directory).
+    pub fn write(&self, path: &Path, bytes: &[u8], create_new: bool) -> Result<(), StoreError> {
+        let inside = path.strip_prefix(&self.store.dir).is_ok_and(|rel| {
+            rel.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        });
+        if !inside {
+            return Err(StoreError::Io(Error::io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "refusing to write outside the personas directory",
+                ),
+            )));
+        }
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+        }
+        write_atomic(path, bytes, create_new).map_err(|e| match e {
+            WriteError::Exists => StoreError::Conflict {
+                id: stem_id(path).unwrap_or_default(),
+                path: path.to_path_buf(),
+            },
+            WriteError::Io(e) => StoreError::Io(e),
+        })
+    }
+}
+
+impl Store {
+    /// Runs `f` under the store's exclusive lock (no other personactl writer runs meanwhile),
+    /// giving it a [`BatchWriter`]: read the directory, check the whole proposed result once,
+    /// then write every file.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the lock cannot be taken.
+    pub fn batch<T>(&self, f: impl FnOnce(&BatchWriter<'_>) -> T) -> Result<T, StoreError> {
+        let _lock = self.lock()?;
+        Ok(f(&BatchWriter { store: self }))
     }
 }
