@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use personas::{
-    CARD_IMAGE, Catalog, CheckedFile, IMPORT_EXT, Imported, Persona, Store, Target, check_file,
+    CARD_IMAGE, Catalog, CheckedFile, IMPORT_EXT, Imported, Persona, Target, check_file,
     check_text, discover,
 };
 use rayon::prelude::*;
@@ -104,7 +104,7 @@ struct Planned {
 }
 
 pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
-    let store = Store::new(&cli.dir);
+    let store = super::store(cli);
     let mut failed = 0usize;
     let fail = |file: &Path, msg: &str| eprintln!("error: {}: {msg}", file.display());
 
@@ -430,7 +430,7 @@ pub fn export(cli: &Cli, args: &ExportArgs) -> CmdResult {
             "a PNG is binary: give -o FILE.png, or redirect standard output",
         ));
     }
-    let store = Store::new(&cli.dir);
+    let store = super::store(cli);
     let path = store
         .path_of(&args.id)
         .map_err(|e| store_failure(e, false))?
