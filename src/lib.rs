@@ -116,7 +116,7 @@ pub use sessions::{
 pub use sessions::{DEFAULT_CONNECT_TIMEOUT, PgStore};
 pub use snapshot::Snapshot;
 pub use source::{Position, position};
-pub use store::{BatchWriter, Store, StoreError, render_new};
+pub use store::{Store, StoreError, WriteOp, render_new};
 pub use validate::{
     CheckedFile, Report, ValidateOptions, check_file, check_text, cross_file_diagnostics, stem_id,
     validate_paths,

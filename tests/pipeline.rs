@@ -346,3 +346,59 @@ fn symlinks_dangling_looping_or_leaving_the_directory_are_one_diagnostic_each() 
         .run()
         .assert_exit(0);
 }
+
+#[test]
+fn a_batch_is_checked_as_one_change() {
+    use personas::{Store, StoreError, WriteOp};
+    let (_tmp, dir) = init();
+    let store = Store::new(&dir);
+    let child = "extends = \"mentor\"\nname = \"Junior\"\n".to_owned();
+    let parent = fs::read_to_string(dir.join("coach.toml"))
+        .expect("read")
+        .replace("name = \"Coach\"", "name = \"Mentor\"");
+    // Alone, the child is refused: its parent does not exist yet.
+    let alone = store.apply(&[WriteOp::Create {
+        id: "junior".into(),
+        text: child.clone(),
+    }]);
+    assert!(
+        matches!(alone, Err(StoreError::Invalid { .. })),
+        "{alone:?}"
+    );
+    assert!(!dir.join("junior.toml").exists());
+    // With its parent in the same batch, both are written.
+    let paths = store
+        .apply(&[
+            WriteOp::Create {
+                id: "junior".into(),
+                text: child,
+            },
+            WriteOp::Create {
+                id: "mentor".into(),
+                text: parent,
+            },
+        ])
+        .expect("accepted");
+    assert_eq!(paths, [dir.join("junior.toml"), dir.join("mentor.toml")]);
+    personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .arg("validate")
+        .run()
+        .assert_exit(0);
+    // One id twice in a batch is a conflict, and nothing is written.
+    let before = snapshot(&dir);
+    let twice = store.apply(&[
+        WriteOp::Delete {
+            id: "junior".into(),
+        },
+        WriteOp::Delete {
+            id: "junior".into(),
+        },
+    ]);
+    assert!(
+        matches!(twice, Err(StoreError::Conflict { .. })),
+        "{twice:?}"
+    );
+    assert_eq!(snapshot(&dir), before);
+}

@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use personas::check::{Options, Tree, check};
-use personas::{Registry, Store, ValidateOptions, validate_paths};
+use personas::{Registry, Store, ValidateOptions, WriteOp, validate_paths};
 use proptest::prelude::*;
 
 const IDS: [&str; 5] = ["coach", "poet", "sage", "kid", "journaling-assistant"];
@@ -48,6 +48,7 @@ enum Op {
     Rename(&'static str, &'static str),
     Delete(&'static str),
     WriteText(&'static str, Option<&'static str>),
+    Batch(Vec<(&'static str, Option<&'static str>, bool)>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -64,6 +65,8 @@ fn op() -> impl Strategy<Value = Op> {
         (id(), id()).prop_map(|(a, b)| Op::Rename(a, b)),
         id().prop_map(Op::Delete),
         (id(), prop::option::of(id())).prop_map(|(a, b)| Op::WriteText(a, b)),
+        prop::collection::vec((id(), prop::option::of(id()), any::<bool>()), 1..4)
+            .prop_map(Op::Batch),
     ]
 }
 
@@ -86,6 +89,24 @@ fn apply(store: &Store, op: &Op) -> bool {
         Op::WriteText(id, extends) => store
             .write_text(id, &persona(&format!("{id} again"), *extends, &[]))
             .map(|_| ()),
+        Op::Batch(items) => {
+            let ops: Vec<WriteOp> = items
+                .iter()
+                .map(|(id, extends, delete)| {
+                    if *delete {
+                        WriteOp::Delete {
+                            id: (*id).to_owned(),
+                        }
+                    } else {
+                        WriteOp::Create {
+                            id: (*id).to_owned(),
+                            text: persona(id, *extends, &[]),
+                        }
+                    }
+                })
+                .collect();
+            store.apply(&ops).map(|_| ())
+        }
     };
     result.is_ok()
 }

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use personas::{
-    CARD_IMAGE, Catalog, CheckedFile, IMPORT_EXT, Imported, Persona, Target, check_file,
-    check_text, discover,
+    CARD_IMAGE, Catalog, CheckedFile, IMPORT_EXT, Imported, Persona, Store, Target, WriteOp,
+    check_file, check_text, discover,
 };
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -136,32 +136,26 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
         }
     }
 
-    // 2 and 3 under the store's lock: plan against the directory, check once, write.
-    let outcome = store
-        .batch(|writer| -> Result<usize, Failure> {
-            let existing = read_directory(store.dir())?;
-            let (plan, unchanged) = make_plan(store.dir(), &existing, converted);
-            for (file, path) in unchanged {
-                print(|out| writeln!(out, "unchanged {} ({})", file.display(), path.display()))?;
-            }
-            let (accepted, refused) = check_batch(existing, plan);
-            let refused_count = refused.len();
-            for (planned, message) in refused {
-                fail(&planned.source, &message);
-            }
-            apply(writer, &accepted)?;
-            for p in &accepted {
-                for w in &p.warnings {
-                    eprintln!("warning: {}: {w}", p.source.display());
-                }
-                let verb = if p.update { "updated" } else { "imported" };
-                print(|out| {
-                    writeln!(out, "{verb} {} -> {}", p.source.display(), p.path.display())
-                })?;
-            }
-            Ok(refused_count)
-        })
-        .map_err(|e| store_failure(e, false))??;
+    // 2. Plan against the directory, read once.
+    let existing = read_directory(store.dir())?;
+    let (plan, unchanged) = make_plan(store.dir(), &existing, converted);
+    for (file, path) in unchanged {
+        print(|out| writeln!(out, "unchanged {} ({})", file.display(), path.display()))?;
+    }
+    // 3. Check once; write the files that pass as one batch.
+    let (accepted, refused) = check_batch(existing, plan);
+    let outcome = refused.len();
+    for (planned, message) in refused {
+        fail(&planned.source, &message);
+    }
+    apply(&store, &accepted)?;
+    for p in &accepted {
+        for w in &p.warnings {
+            eprintln!("warning: {}: {w}", p.source.display());
+        }
+        let verb = if p.update { "updated" } else { "imported" };
+        print(|out| writeln!(out, "{verb} {} -> {}", p.source.display(), p.path.display()))?;
+    }
     failed += outcome;
     Ok(if failed == 0 {
         Outcome::Success
@@ -382,19 +376,48 @@ fn diagnostics_text(diags: &[personas::Diagnostic]) -> String {
     text
 }
 
-/// Writes the checked batch. THE ONE WRITE of an import: point it at the store's batch API
-/// when that exists.
-fn apply(writer: &personas::BatchWriter<'_>, batch: &[Planned]) -> Result<(), Failure> {
+/// Writes the checked batch through the store's batch write ([`Store::apply`]: the whole
+/// directory checked once more, under its lock, and nothing written unless all is accepted),
+/// then the personas' assets. THE ONE WRITE of an import.
+fn apply(store: &Store, batch: &[Planned]) -> Result<(), Failure> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let ops: Vec<WriteOp> = batch
+        .iter()
+        .map(|p| {
+            let id = personas::stem_id(&p.path).unwrap_or_default();
+            let text = p.text.clone();
+            if p.update {
+                WriteOp::Replace { id, text }
+            } else {
+                WriteOp::Create { id, text }
+            }
+        })
+        .collect();
+    store.apply(&ops).map_err(|e| store_failure(e, false))?;
     for p in batch {
         for (path, bytes) in &p.assets {
-            writer
-                .write(path, bytes, false)
-                .map_err(|e| store_failure(e, false))?;
+            write_asset(path, bytes)?;
         }
-        writer
-            .write(&p.path, p.text.as_bytes(), !p.update)
-            .map_err(|e| store_failure(e, false))?;
     }
+    Ok(())
+}
+
+/// Writes an asset atomically (a temp file in the same folder, then rename). Its path was
+/// made from the persona id and a checked relative path: it is inside the directory.
+fn write_asset(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let err = |e: std::io::Error| Failure::new(format!("{}: {e}", path.display()));
+    let folder = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(err)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".personactl-")
+        .tempfile_in(folder)
+        .map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
 }
 

@@ -93,6 +93,30 @@ pub enum StoreError {
     Io(#[from] Error),
 }
 
+/// One write of a batch applied with [`Store::apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    /// Create `DIR/<id>.toml` with `text` (refused if the id exists).
+    Create {
+        /// The new persona's id.
+        id: String,
+        /// The whole file.
+        text: String,
+    },
+    /// Replace the whole text of the existing persona `id`.
+    Replace {
+        /// The persona's id.
+        id: String,
+        /// The whole new file.
+        text: String,
+    },
+    /// Delete the persona `id`.
+    Delete {
+        /// The persona's id.
+        id: String,
+    },
+}
+
 /// Persona files under one personas directory, managed as files.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -188,6 +212,97 @@ impl Store {
             WriteError::Io(e) => StoreError::Io(e),
         })?;
         Ok(path)
+    }
+
+    /// Applies a batch of writes as one change: the directory is read and checked once, with
+    /// every write of the batch in place (so the cost follows the batch and the directory
+    /// once, not their product), and nothing is written unless the whole batch is accepted.
+    /// The files are then written one by one, each atomically, creations first in the
+    /// batch's order. Returns the path of each write, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidId`], [`StoreError::Conflict`] (a created id exists, or one id
+    /// is written twice), [`StoreError::NotFound`] (a replaced or deleted id does not),
+    /// [`StoreError::IsDefault`], [`StoreError::Invalid`] with every error the batch would
+    /// add, [`StoreError::Io`]. Nothing is written in any of these cases, but for
+    /// [`StoreError::Io`] during the writes themselves.
+    pub fn apply(&self, ops: &[WriteOp]) -> Result<Vec<PathBuf>, StoreError> {
+        let id_of = |op: &WriteOp| match op {
+            WriteOp::Create { id, .. } | WriteOp::Replace { id, .. } | WriteOp::Delete { id } => {
+                id.clone()
+            }
+        };
+        for op in ops {
+            check_id(&id_of(op))?;
+            if let WriteOp::Delete { id } = op {
+                self.guard_default(id)?;
+            }
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let _lock = self.lock()?;
+        let existing: std::collections::HashMap<String, PathBuf> = discover(&self.dir)?
+            .into_iter()
+            .filter_map(|p| Some((stem_id(&p)?, p)))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut paths = Vec::with_capacity(ops.len());
+        for op in ops {
+            let id = id_of(op);
+            let path = match (op, existing.get(&id)) {
+                (WriteOp::Create { .. }, Some(path)) => {
+                    return Err(StoreError::Conflict {
+                        id,
+                        path: path.clone(),
+                    });
+                }
+                (WriteOp::Create { .. }, None) => self.dir.join(format!("{id}.toml")),
+                (_, Some(path)) => path.clone(),
+                (_, None) => return Err(StoreError::NotFound { id }),
+            };
+            if !seen.insert(id.clone()) {
+                return Err(StoreError::Conflict { id, path });
+            }
+            paths.push(path);
+        }
+        let writes: Vec<(&Path, &str)> = ops
+            .iter()
+            .zip(&paths)
+            .filter_map(|(op, p)| match op {
+                WriteOp::Create { text, .. } | WriteOp::Replace { text, .. } => {
+                    Some((p.as_path(), text.as_str()))
+                }
+                WriteOp::Delete { .. } => None,
+            })
+            .collect();
+        let removes: Vec<&Path> = ops
+            .iter()
+            .zip(&paths)
+            .filter(|(op, _)| matches!(op, WriteOp::Delete { .. }))
+            .map(|(_, p)| p.as_path())
+            .collect();
+        self.verdict(&writes, &removes, None)?;
+        for (op, path) in ops.iter().zip(&paths) {
+            match op {
+                WriteOp::Create { id, text } => {
+                    write_atomic(path, text, true).map_err(|e| match e {
+                        WriteError::Exists => StoreError::Conflict {
+                            id: id.clone(),
+                            path: path.clone(),
+                        },
+                        WriteError::Io(e) => StoreError::Io(e),
+                    })?;
+                }
+                WriteOp::Replace { text, .. } => {
+                    write_atomic(path, text, false).map_err(WriteError::into_store)?;
+                }
+                WriteOp::Delete { .. } => {
+                    std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+                    sync_parent(path).map_err(StoreError::Io)?;
+                }
+            }
+        }
+        Ok(paths)
     }
 
     /// Replaces the persona `id` with `persona`, editing the file in place: keys whose value
@@ -573,11 +688,6 @@ impl WriteError {
 /// (or, with `create_new`, a rename that fails if `path` exists), fsync of the folder.
 /// Readers see the old file or the new one, never a part.
 fn write_atomic(path: &Path, text: &str, create_new: bool) -> Result<(), WriteError> {
-    write_atomic_bytes(path, text.as_bytes(), create_new)
-}
-
-/// [`write_atomic`] for any content (an imported persona's image).
-fn write_atomic_bytes(path: &Path, text: &[u8], create_new: bool) -> Result<(), WriteError> {
     let folder = path.parent().unwrap_or(Path::new("."));
     let io = |e: std::io::Error| WriteError::Io(Error::io(path, e));
     let mut tmp = tempfile::Builder::new()
@@ -585,7 +695,7 @@ fn write_atomic_bytes(path: &Path, text: &[u8], create_new: bool) -> Result<(), 
         .suffix(".tmp")
         .tempfile_in(folder)
         .map_err(io)?;
-    tmp.write_all(text).map_err(io)?;
+    tmp.write_all(text.as_bytes()).map_err(io)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -630,63 +740,5 @@ fn merge_patch(target: &mut Value, patch: &Value) {
             }
         }
         (t, p) => *t = p.clone(),
-    }
-}
-
-// ---- Batch writes (bulk import), until the store has a checked batch API ----
-
-/// Writes files under the store's lock, for a caller that has checked the whole proposed
-/// directory itself (see [`Store::batch`]).
-#[derive(Debug)]
-pub struct BatchWriter<'a> {
-    store: &'a Store,
-}
-
-impl BatchWriter<'_> {
-    /// Writes `bytes` to `path` (inside the personas directory) atomically; with
-    /// `create_new`, fails with [`StoreError::Conflict`] if the file exists. The caller has
-    /// checked the content: nothing is validated here.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Conflict`], [`StoreError::Io`] (also for a path outside the directory).
-    pub fn write(&self, path: &Path, bytes: &[u8], create_new: bool) -> Result<(), StoreError> {
-        let inside = path.strip_prefix(&self.store.dir).is_ok_and(|rel| {
-            rel.components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)))
-        });
-        if !inside {
-            return Err(StoreError::Io(Error::io(
-                path,
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "refusing to write outside the personas directory",
-                ),
-            )));
-        }
-        if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
-        }
-        write_atomic_bytes(path, bytes, create_new).map_err(|e| match e {
-            WriteError::Exists => StoreError::Conflict {
-                id: stem_id(path).unwrap_or_default(),
-                path: path.to_path_buf(),
-            },
-            WriteError::Io(e) => StoreError::Io(e),
-        })
-    }
-}
-
-impl Store {
-    /// Runs `f` under the store's exclusive lock (no other personactl writer runs meanwhile),
-    /// giving it a [`BatchWriter`]: read the directory, check the whole proposed result once,
-    /// then write every file.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Io`] when the lock cannot be taken.
-    pub fn batch<T>(&self, f: impl FnOnce(&BatchWriter<'_>) -> T) -> Result<T, StoreError> {
-        let _lock = self.lock()?;
-        Ok(f(&BatchWriter { store: self }))
     }
 }
