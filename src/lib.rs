@@ -93,7 +93,11 @@ pub use diagnostic::{Code, Diagnostic, Related, Severity, Snippet};
 pub use error::Error;
 pub use events::{Event, Status};
 pub use explain::{Ancestor, Explanation, Origin, explain};
-pub use interop::{Format, Imported, InteropError, MAX_IMPORT_BYTES, export, id_from_name, import};
+pub use interop::{
+    Asset, CARD_IMAGE, Format, IMPORT_EXT, Imported, InteropError, MAX_ENTRIES, MAX_ENTRY_BYTES,
+    MAX_IMPORT_BYTES, MAX_RATIO, MAX_TOTAL_BYTES, MAX_YAML_BYTES, MAX_YAML_NODES, Target, export,
+    id_from_name, import, import_all, model_name,
+};
 pub use load::{MAX_FILE_BYTES, discover, is_persona_file_name};
 pub use persona::{ID_MAX_LEN, ID_PATTERN, ModelSettings, Persona, SCHEMA_VERSION, is_valid_id};
 pub use persona_file::{PersonaFile, VAR_NAME_PATTERN};

@@ -6,7 +6,7 @@ mod util;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use personas::{Format, Persona, check_file, export, import};
+use personas::{Format, Persona, Target, check_file, import};
 use serde_json::Value;
 use util::{TempTree, personactl};
 
@@ -28,6 +28,10 @@ fn import_via_store(content: &[u8]) -> Persona {
         .create(&imported.id, &imported.persona)
         .expect("the imported persona is valid");
     check_file(&path).persona.expect("valid on disk")
+}
+
+fn export(p: &Persona, target: Target) -> String {
+    String::from_utf8(personas::export("x", p, target, None).expect("exports")).expect("text")
 }
 
 fn without_nulls(v: &Value) -> Value {
@@ -57,7 +61,7 @@ fn card_fields_map_to_persona_fields() {
     );
     assert_eq!(p.tags, ["cozy", "fantasy", "slice-of-life"]);
     assert!(p.system_prompt.starts_with("You are Maren"));
-    let kept = &p.extensions["card_v2"];
+    let kept = &p.extensions["card"]["fields"];
     assert_eq!(
         kept["personality"],
         "Patient, dry-humoured, protective of travellers."
@@ -81,7 +85,7 @@ fn card_fields_map_to_persona_fields() {
 fn card_export_after_import_gives_back_the_card() {
     let original: Value = serde_json::from_slice(&bytes("lighthouse-keeper.card.json")).unwrap();
     let p = import_via_store(&bytes("lighthouse-keeper.card.json"));
-    let exported: Value = serde_json::from_str(&export(&p, Format::CardV2)).unwrap();
+    let exported: Value = serde_json::from_str(&export(&p, Target::CardV2)).unwrap();
     let mut data = exported["data"].clone();
     data["extensions"]
         .as_object_mut()
@@ -98,14 +102,14 @@ fn card_fields_a_persona_cannot_hold_survive_in_extensions() {
     let original: Value = serde_json::from_slice(&bytes("empty-prompt.card.json")).unwrap();
     let p = import_via_store(&bytes("empty-prompt.card.json"));
     assert!(
-        p.system_prompt.starts_with("You are Quill."),
+        p.system_prompt.starts_with("You are {{persona_name}}."),
         "composed from the character fields: {}",
         p.system_prompt
     );
     assert!(p.system_prompt.contains("Personality: Chatty, pun-loving."));
     assert!(p.description.chars().count() <= 500);
     assert_eq!(p.tags, ["pun"]);
-    let exported: Value = serde_json::from_str(&export(&p, Format::CardV2)).unwrap();
+    let exported: Value = serde_json::from_str(&export(&p, Target::CardV2)).unwrap();
     assert_eq!(
         exported["data"]["system_prompt"], "",
         "the card's own empty prompt comes back"
@@ -126,9 +130,12 @@ fn png_cards_are_read_from_the_chara_chunk() {
         &base64::engine::general_purpose::STANDARD.encode(&json),
     );
     let imported = import(&png).expect("a PNG card imports");
-    assert_eq!(imported.format, Format::CardV2Png);
+    assert_eq!(imported.format, Format::CardPng);
     assert_eq!(imported.id, "maren-the-lighthouse-keeper");
-    assert_eq!(imported.persona, import(&json).unwrap().persona);
+    let mut from_json = import(&json).unwrap().persona;
+    assert_eq!(imported.persona, from_json);
+    from_json.name.push('!');
+    assert_ne!(imported.persona, from_json);
 }
 
 #[test]
@@ -136,7 +143,7 @@ fn persona_only_fields_survive_a_card_round_trip() {
     let shipped = check_file(Path::new("personas/coach.toml"))
         .persona
         .unwrap();
-    let card = export(&shipped, Format::CardV2);
+    let card = export(&shipped, Target::CardV2);
     let back = import_via_store(card.as_bytes());
     assert_eq!(back, shipped);
 }
@@ -150,9 +157,12 @@ fn agent_files_round_trip() {
         p.system_prompt
             .starts_with("You are a senior code reviewer.\n\nWhen invoked:")
     );
-    assert_eq!(p.extensions["agent_md"]["tools"], "Read, Grep, Glob");
-    assert_eq!(p.extensions["agent_md"]["model"], "sonnet");
-    let md = export(&p, Format::AgentMd);
+    assert_eq!(
+        p.extensions["agent_md"]["fields"]["tools"],
+        "Read, Grep, Glob"
+    );
+    assert_eq!(p.extensions["agent_md"]["fields"]["model"], "sonnet");
+    let md = export(&p, Target::AgentMd);
     assert!(md.starts_with("---\n"), "{md}");
     assert!(
         md.contains("tools: \"Read, Grep, Glob\"") || md.contains("tools: Read, Grep, Glob"),
@@ -167,7 +177,7 @@ fn agent_files_round_trip() {
         .persona
         .unwrap();
     assert_eq!(
-        import_via_store(export(&shipped, Format::AgentMd).as_bytes()),
+        import_via_store(export(&shipped, Target::AgentMd).as_bytes()),
         shipped
     );
 }
@@ -176,8 +186,6 @@ fn agent_files_round_trip() {
 fn malformed_inputs_are_clear_errors() {
     let cases = [
         ("malformed.card.json", "invalid JSON"),
-        ("v1.card.json", "V1 card"),
-        ("v3.card.json", "chara_card_v3"),
         ("no-front-matter.md", "not a recognised persona format"),
         ("unclosed.agent.md", "no closing `---`"),
     ];
@@ -213,13 +221,21 @@ fn malformed_inputs_are_clear_errors() {
 
 #[test]
 fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
-    let t = TempTree::new();
+    // Another card with the same name (different content, different file): a second persona.
+    let t = TempTree::new().file(
+        "other-maren.json",
+        &String::from_utf8(bytes("lighthouse-keeper.card.json"))
+            .unwrap()
+            .replace("thirty years", "forty years"),
+    );
+    let other = t.path("other-maren.json");
     let dir = t.path("p");
     let card = fixture("lighthouse-keeper.card.json");
     let run = personactl()
         .personas(&dir)
         .arg("import")
         .arg(&card)
+        .arg(&other)
         .arg(&card)
         .arg(fixture("code-reviewer.agent.md"))
         .run()
@@ -231,6 +247,8 @@ fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
     ] {
         assert!(dir.join(name).exists(), "{name}: {}", run.stdout);
     }
+    assert!(!dir.join("maren-the-lighthouse-keeper-3.toml").exists());
+    assert!(run.stdout.contains("unchanged"), "{}", run.stdout);
     personactl()
         .personas(&dir)
         .args(["--default-persona", "code-reviewer", "validate"])
@@ -241,13 +259,16 @@ fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
     personactl()
         .personas(&dir)
         .arg("import")
-        .arg(fixture("v3.card.json"))
+        .arg(fixture("bomb.agent.md"))
         .arg(fixture("malformed.card.json"))
+        .arg(fixture("escape.charx"))
         .run()
         .code(1)
-        .stderr_contains("chara_card_v3")
-        .stderr_contains("invalid JSON");
+        .stderr_contains("YAML bomb")
+        .stderr_contains("invalid JSON")
+        .stderr_contains("unsafe path");
     assert_eq!(personas::discover(&dir).unwrap(), before);
+    assert!(!t.path("escape.txt").exists() && !dir.join(".assets/lantern").exists());
 }
 
 #[test]
