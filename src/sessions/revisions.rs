@@ -509,8 +509,101 @@ mod tests {
         let (s, e) = span.unwrap();
         assert_eq!(verify(&rev, &line[s..e]).unwrap(), p);
         assert!(verify("0000000000000000", &line[s..e]).is_err());
+        // A cut line is never served: it does not parse, or its content does not verify.
         for end in 0..line.len() - 1 {
-            assert!(parse_line(&line[..end]).is_none(), "{end}");
+            let cut = &line[..end];
+            match parse_line(cut) {
+                None => {}
+                Some((r, Some((s, e)))) => assert!(verify(&r, &cut[s..e]).is_err(), "{end}"),
+                Some((_, None)) => panic!("a cut line parsed as general JSON at {end}"),
+            }
         }
+    }
+
+    /// Every field of a resolved persona is in its revision: changing any one changes it.
+    /// The destructuring lists every field, so a new field fails to compile here until it is
+    /// added to the list below.
+    #[test]
+    fn the_revision_covers_every_field_and_is_canonical() {
+        use crate::persona::ModelSettings;
+        let mut full = Persona::new("N", "D", "I", "S");
+        full.id = Some("n".into());
+        full.tags = vec!["t".into()];
+        full.greeting = Some("g".into());
+        full.starters = vec!["s".into()];
+        full.hidden = true;
+        full.order = Some(1);
+        full.aliases = vec!["a".into()];
+        full.model = Some(ModelSettings {
+            temperature: Some(0.5),
+            top_p: Some(0.5),
+            max_tokens: Some(10),
+        });
+        full.vars.insert("v".into(), "1".into());
+        full.extensions
+            .insert("x".into(), serde_json::json!({"b": 1, "a": 2}));
+        let Persona {
+            schema_version: _,
+            id: _,
+            name: _,
+            description: _,
+            icon: _,
+            system_prompt: _,
+            tags: _,
+            greeting: _,
+            starters: _,
+            hidden: _,
+            order: _,
+            aliases: _,
+            model: _,
+            vars: _,
+            extensions: _,
+        } = &full;
+        type Change = (&'static str, fn(&mut Persona));
+        let changes: Vec<Change> = vec![
+            ("schema_version", |p| p.schema_version = Some(2)),
+            ("id", |p| p.id = Some("m".into())),
+            ("name", |p| p.name.push('!')),
+            ("description", |p| p.description.push('!')),
+            ("icon", |p| p.icon.push('!')),
+            ("system_prompt", |p| p.system_prompt.push('!')),
+            ("tags", |p| p.tags.push("u".into())),
+            ("greeting", |p| p.greeting = None),
+            ("starters", |p| p.starters.clear()),
+            ("hidden", |p| p.hidden = false),
+            ("order", |p| p.order = Some(2)),
+            ("aliases", |p| p.aliases.clear()),
+            ("model", |p| {
+                if let Some(m) = &mut p.model {
+                    m.temperature = Some(0.6);
+                }
+            }),
+            ("vars", |p| {
+                p.vars.insert("v".into(), "2".into());
+            }),
+            ("extensions", |p| {
+                p.extensions.insert("y".into(), serde_json::json!(null));
+            }),
+        ];
+        let keys = serde_json::to_value(&full).unwrap();
+        assert_eq!(
+            keys.as_object().unwrap().len(),
+            changes.len(),
+            "every field serialised"
+        );
+        let base = revision(&full);
+        for (field, change) in changes {
+            let mut p = full.clone();
+            change(&mut p);
+            assert_ne!(revision(&p), base, "{field} is not in the revision");
+        }
+        // Canonical: the order in which a table's keys were written does not matter.
+        let mut reordered = full.clone();
+        reordered.extensions.insert(
+            "x".into(),
+            serde_json::from_str(r#"{"a": 2, "b": 1}"#).unwrap(),
+        );
+        assert_eq!(revision(&reordered), base);
+        assert_eq!(base.len(), 16);
     }
 }

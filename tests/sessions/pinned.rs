@@ -499,3 +499,38 @@ pub(crate) fn the_api_returns_the_pinned_persona(p: Project) {
     assert_eq!(plain["resolved"], "coach");
     assert_eq!(bad_status, 400);
 }
+
+pub(crate) fn links_racing_compactions_never_name_a_dropped_revision(p: Project) {
+    let catalog = p.catalog();
+    let ids = ["coach", "therapist", "story-teller", "productivity-partner"];
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (p, catalog) = (&p, &catalog);
+            s.spawn(move || {
+                let mut store = p.store();
+                for i in 0..60 {
+                    // Each session moves between personas: old revisions become unreferenced.
+                    let session = format!("t{t}-{}", i % 3);
+                    store
+                        .link(&session, entry(catalog, ids[(t + i) % 4]))
+                        .unwrap();
+                }
+            });
+        }
+        let p = &p;
+        s.spawn(move || {
+            let mut store = p.store();
+            for _ in 0..20 {
+                store.compact().unwrap();
+            }
+        });
+    });
+    let mut store = p.store();
+    for (session, link) in store.list(None).unwrap() {
+        let rev = link.revision.as_deref().unwrap();
+        assert!(
+            store.stored_revision(rev).unwrap().is_some(),
+            "{session} names {rev}, which was dropped"
+        );
+    }
+}
