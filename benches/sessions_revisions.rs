@@ -11,7 +11,7 @@
 //!   connection, distinct sessions.
 //!
 //! `cargo bench --bench sessions_revisions` (links per measure: `REVISIONS_BENCH_LINKS`,
-//! default 1000; the large index: `REVISIONS_BENCH_N` sessions, default 1,000,000, and
+//! default 1000, in `REVISIONS_BENCH_ROUNDS` alternating rounds, default 3, medians shown; the large index: `REVISIONS_BENCH_N` sessions, default 1,000,000, and
 //! `REVISIONS_BENCH_R` revisions, default 10,000). PostgreSQL: as in `sessions_backends`.
 
 #[path = "../tests/util/pg.rs"]
@@ -49,7 +49,9 @@ fn main() -> Res<()> {
     let entries: Vec<&Entry> = ids.iter().filter_map(|id| catalog.get(id)).collect();
     let entries: &[&Entry] = &entries;
     // A new revision for every link: the shipped personas, each a little different.
-    let fresh: Vec<Entry> = (0..links * 2 + r).map(|i| variant(entries[i % 4], i)).collect();
+    let fresh: Vec<Entry> = (0..links * 2 + r)
+        .map(|i| variant(entries[i % 4], i))
+        .collect();
     let fresh: &[Entry] = &fresh;
 
     let (_cluster, admin) = match std::env::var("PERSONACTL_BENCH_PG_URL") {
@@ -76,88 +78,99 @@ fn main() -> Res<()> {
         "measure", "plain", "revisions", "cost", "plain", "revisions", "cost"
     );
     let at = Timestamp::from_unix(1_795_622_400);
+    // Rounds that alternate the measures, medians reported: a shared, noisy machine drifts.
+    let rounds = env("REVISIONS_BENCH_ROUNDS", 3);
     for writers in [1, 4] {
         let per = links / writers;
-        // Plain links: the link record alone.
-        let file = root.join(format!("plain-{writers}.jsonl"));
-        let plain_file = rate(writers, per, |w| {
-            let mut log = SessionLog::new(&file);
-            Box::new(move |i| {
-                let e = entries[i % entries.len()];
-                log.import(&[(format!("w{w}-{i}"), link_of(e, at))])?;
-                Ok(())
-            })
-        })?;
-        let url = db(&format!("plain{writers}"));
-        drop(PgStore::connect(&url)?);
-        let plain_pg = rate(writers, per, |w| {
-            let mut client = pg::client(&url);
-            Box::new(move |i| {
-                let e = entries[i % entries.len()];
-                client.execute(
-                    "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
-                     VALUES ($1, $2, $3, to_timestamp($4::bigint))
-                     ON CONFLICT (session) DO UPDATE
-                     SET persona = EXCLUDED.persona, revision = EXCLUDED.revision, linked_at = EXCLUDED.linked_at",
-                    &[&format!("w{w}-{i}"), &e.id, &e.revision, &at.unix()],
-                )?;
-                Ok(())
-            })
-        })?;
-
-        // Links that reuse stored revisions (each stored once before the clock starts).
-        let file = root.join(format!("reuse-{writers}.jsonl"));
-        let mut warm = SessionLog::new(&file);
-        for e in entries {
-            warm.link("warm", e)?;
+        let mut m: [Vec<f64>; 6] = Default::default();
+        for round in 0..rounds {
+            let tag = format!("{writers}-{round}");
+            // Plain links: the link record alone.
+            let file = root.join(format!("plain-{tag}.jsonl"));
+            m[0].push(rate(writers, per, |w| {
+                let mut log = SessionLog::new(&file);
+                Box::new(move |i| {
+                    let e = entries[i % entries.len()];
+                    log.import(&[(format!("w{w}-{i}"), link_of(e, at))])?;
+                    Ok(())
+                })
+            })?);
+            let url = db(&format!("plain{writers}_{round}"));
+            drop(PgStore::connect(&url)?);
+            m[1].push(rate(writers, per, |w| {
+                let mut client = pg::client(&url);
+                // Prepared once, as the store prepares its statements.
+                let upsert = client
+                    .prepare(
+                        "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
+                         VALUES ($1, $2, $3, to_timestamp($4::bigint))
+                         ON CONFLICT (session) DO UPDATE
+                         SET persona = EXCLUDED.persona, revision = EXCLUDED.revision, linked_at = EXCLUDED.linked_at",
+                    )
+                    .expect("the statement prepares");
+                Box::new(move |i| {
+                    let e = entries[i % entries.len()];
+                    client.execute(
+                        &upsert,
+                        &[&format!("w{w}-{i}"), &e.id, &e.revision, &at.unix()],
+                    )?;
+                    Ok(())
+                })
+            })?);
+            // Links that reuse stored revisions (each stored once before the clock starts).
+            let file = root.join(format!("reuse-{tag}.jsonl"));
+            let mut warm = SessionLog::new(&file);
+            for e in entries {
+                warm.link("warm", e)?;
+            }
+            m[2].push(rate(writers, per, |w| {
+                let mut log = SessionLog::new(&file);
+                Box::new(move |i| {
+                    log.link(&format!("w{w}-{i}"), entries[i % entries.len()])?;
+                    Ok(())
+                })
+            })?);
+            let url = db(&format!("reuse{writers}_{round}"));
+            let mut warm = PgStore::connect(&url)?;
+            for e in entries {
+                warm.link("warm", e)?;
+            }
+            m[3].push(rate(writers, per, |w| {
+                let mut store = PgStore::connect(&url).expect("PostgreSQL connects");
+                Box::new(move |i| {
+                    store.link(&format!("w{w}-{i}"), entries[i % entries.len()])?;
+                    Ok(())
+                })
+            })?);
+            // Links that each bring a new revision.
+            let file = root.join(format!("new-{tag}.jsonl"));
+            m[4].push(rate(writers, per, |w| {
+                let mut log = SessionLog::new(&file);
+                Box::new(move |i| {
+                    log.link(&format!("w{w}-{i}"), &fresh[w * per + i])?;
+                    Ok(())
+                })
+            })?);
+            let url = db(&format!("new{writers}_{round}"));
+            drop(PgStore::connect(&url)?);
+            m[5].push(rate(writers, per, |w| {
+                let mut store = PgStore::connect(&url).expect("PostgreSQL connects");
+                Box::new(move |i| {
+                    store.link(&format!("w{w}-{i}"), &fresh[links + w * per + i])?;
+                    Ok(())
+                })
+            })?);
         }
-        let reuse_file = rate(writers, per, |w| {
-            let mut log = SessionLog::new(&file);
-            Box::new(move |i| {
-                log.link(&format!("w{w}-{i}"), entries[i % entries.len()])?;
-                Ok(())
-            })
-        })?;
-        let url = db(&format!("reuse{writers}"));
-        let mut warm = PgStore::connect(&url)?;
-        for e in entries {
-            warm.link("warm", e)?;
-        }
-        let reuse_pg = rate(writers, per, |w| {
-            let mut store = PgStore::connect(&url).expect("PostgreSQL connects");
-            Box::new(move |i| {
-                store.link(&format!("w{w}-{i}"), entries[i % entries.len()])?;
-                Ok(())
-            })
-        })?;
+        let [a, b, c, d, e, f] = m.map(|mut v| median(&mut v));
         row(
             &format!("reuse a revision, {writers} writer(s)"),
-            (plain_file, reuse_file),
-            (plain_pg, reuse_pg),
+            (a, c),
+            (b, d),
         );
-
-        // Links that each bring a new revision.
-        let file = root.join(format!("new-{writers}.jsonl"));
-        let new_file = rate(writers, per, |w| {
-            let mut log = SessionLog::new(&file);
-            Box::new(move |i| {
-                log.link(&format!("w{w}-{i}"), &fresh[w * per + i])?;
-                Ok(())
-            })
-        })?;
-        let url = db(&format!("new{writers}"));
-        drop(PgStore::connect(&url)?);
-        let new_pg = rate(writers, per, |w| {
-            let mut store = PgStore::connect(&url).expect("PostgreSQL connects");
-            Box::new(move |i| {
-                store.link(&format!("w{w}-{i}"), &fresh[links + w * per + i])?;
-                Ok(())
-            })
-        })?;
         row(
             &format!("a new revision each, {writers} writer(s)"),
-            (plain_file, new_file),
-            (plain_pg, new_pg),
+            (a, e),
+            (b, f),
         );
     }
 
