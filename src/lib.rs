@@ -114,6 +114,7 @@ pub use sessions::{
 };
 #[cfg(feature = "postgres")]
 pub use sessions::{DEFAULT_CONNECT_TIMEOUT, PgStore};
+pub use sessions::{Pinned, PinnedView, Policy, Stale, Unpinned, Upgrade, stale, upgrade};
 pub use snapshot::Snapshot;
 pub use source::{Position, position};
 pub use store::{Store, StoreError, WriteOp, render_new};

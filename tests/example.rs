@@ -130,3 +130,57 @@ fn the_prompt_is_rendered_with_variables() {
         "{out}"
     );
 }
+
+#[test]
+fn a_pinned_chat_keeps_its_persona_until_upgrade() {
+    let t = tree();
+    let out = run(
+        &t,
+        &["--session", "s1", "--persona", "coach", "--policy", "pin"],
+        "hello\n",
+    );
+    assert!(out.contains("(pinned at revision"), "{out}");
+    assert!(out.contains("🧭 Coach> "), "{out}");
+    let path = t.path("personas/coach.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("name = \"Coach\"", "name = \"Head Coach\"");
+    std::fs::write(&path, text).unwrap();
+
+    // Pinned: the old version, a note that a newer one exists, then /upgrade switches.
+    let out = run(
+        &t,
+        &["--session", "s1", "--policy", "pin"],
+        "again\n/upgrade\nafter\n",
+    );
+    let lines: Vec<&str> = out.split("you> ").collect();
+    assert!(
+        out.contains("[coach changed since this chat began; /upgrade to switch]"),
+        "{out}"
+    );
+    let before = lines
+        .iter()
+        .position(|l| l.contains("you said: again"))
+        .unwrap();
+    assert!(lines[before].contains("🧭 Coach> "), "{out}");
+    assert!(out.contains("[upgraded to coach revision"), "{out}");
+    let after = lines
+        .iter()
+        .position(|l| l.contains("you said: after"))
+        .unwrap();
+    assert!(lines[after].contains("🧭 Head Coach> "), "{out}");
+
+    // Following (the default), a chat uses the current version at once.
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("name = \"Head Coach\"", "name = \"Chief Coach\""),
+    )
+    .unwrap();
+    let out = run(&t, &["--session", "s1", "--policy", "follow"], "hi\n");
+    assert!(out.contains("🧭 Chief Coach> "), "{out}");
+    assert!(!out.contains("/upgrade"), "{out}");
+    let out = run(&t, &["--session", "s1", "--policy", "pin"], "hi\n");
+    assert!(out.contains("🧭 Head Coach> "), "{out}");
+}

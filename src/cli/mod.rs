@@ -13,6 +13,7 @@ mod rm;
 mod schema;
 mod serve;
 mod session;
+mod session_pin;
 mod set;
 mod show;
 mod validate;

@@ -47,6 +47,16 @@ pub fn openapi_document() -> Value {
     );
 
     schemas.insert(
+        "PinnedResolution".into(),
+        json!({"description": "A resolution and the session's pinned persona: the stored revision it was linked at (`pinned` is null, and `pinned_reason` says why, when there is none).",
+            "allOf": [{"$ref": "#/components/schemas/ResolutionView"}, {"type": "object",
+            "required": ["pinned", "pinned_revision", "pinned_reason"], "properties": {
+            "pinned": {"anyOf": [{"$ref": "#/components/schemas/Persona"}, {"type": "null"}]},
+            "pinned_revision": {"type": ["string", "null"]},
+            "pinned_reason": {"type": ["string", "null"]}
+        }}]}),
+    );
+    schemas.insert(
         "LinkRequest".into(),
         json!({"type": "object", "required": ["persona"], "properties": {"persona": {"type": "string", "description": "A persona id (or a former id listed in some persona's aliases)."}}}),
     );
@@ -86,7 +96,9 @@ pub fn openapi_document() -> Value {
             },
             "/api/sessions/{session}/persona": {
                 "parameters": [session],
-                "get": {"operationId": "resolveSession", "summary": "The persona a session uses (falls back to the default)", "responses": responses_with(json!({"200": body("The resolution", "ResolutionView")}), &["400", "503"])},
+                "get": {"operationId": "resolveSession", "summary": "The persona a session uses (falls back to the default)",
+                    "parameters": [{"name": "pinned", "in": "query", "required": false, "schema": {"type": "boolean"}, "description": "Also return the pinned persona: the stored revision the session was linked at."}],
+                    "responses": responses_with(json!({"200": {"description": "The resolution (with `pinned=true`, and the pinned persona)", "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/PinnedResolution"}, {"$ref": "#/components/schemas/ResolutionView"}]}}}}}), &["400", "503"])},
                 "put": {
                     "operationId": "linkSession",
                     "summary": "Link a session to a persona",

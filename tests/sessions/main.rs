@@ -12,6 +12,10 @@ mod util;
 
 mod file_only;
 mod model;
+mod pinned;
+mod pinned_file;
+#[cfg(feature = "postgres")]
+mod pinned_postgres;
 #[cfg(feature = "postgres")]
 mod postgres_only;
 
@@ -174,7 +178,28 @@ on_both_backends!(
     concurrent_threads_and_a_compaction_lose_no_link,
     a_long_lived_index_sees_other_processes_links_and_compactions,
     migrating_to_the_other_backend_and_back_keeps_every_link,
+    pinned_sessions_keep_their_persona_through_an_edit_a_rename_and_a_delete,
+    upgrade_relinks_to_the_current_revision,
+    list_stale_shows_the_sessions_whose_persona_changed,
+    many_processes_linking_one_new_revision_store_it_once,
+    damaged_stored_content_is_reported_not_served,
+    compaction_keeps_exactly_the_referenced_revisions,
+    migrating_copies_revisions_both_ways,
+    links_made_before_revisions_were_stored_keep_working,
+    the_api_returns_the_pinned_persona,
+    links_racing_compactions_never_name_a_dropped_revision,
 );
+
+use pinned::{
+    compaction_keeps_exactly_the_referenced_revisions,
+    damaged_stored_content_is_reported_not_served,
+    links_made_before_revisions_were_stored_keep_working,
+    links_racing_compactions_never_name_a_dropped_revision,
+    list_stale_shows_the_sessions_whose_persona_changed,
+    many_processes_linking_one_new_revision_store_it_once, migrating_copies_revisions_both_ways,
+    pinned_sessions_keep_their_persona_through_an_edit_a_rename_and_a_delete,
+    the_api_returns_the_pinned_persona, upgrade_relinks_to_the_current_revision,
+};
 
 fn entry<'a>(catalog: &'a Catalog, id: &str) -> &'a Entry {
     catalog.get(id).expect("a shipped persona")

@@ -163,7 +163,7 @@ fn replicas_starting_together_migrate_an_empty_database_once_and_lose_no_link() 
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1], "each migration applied once");
+    assert_eq!(versions, [1, 2], "each migration applied once");
     let links = p.links();
     assert_eq!(links.len(), 9, "{links:?}");
     let shared = &links.iter().find(|(s, _)| s == "shared").unwrap().1;
@@ -205,7 +205,7 @@ fn a_schema_newer_than_this_build_is_refused_and_left_alone() {
     p.cmd(&["session", "link", "s2", "coach"])
         .run()
         .code(2)
-        .stderr_contains("version 99, newer than this personactl supports (1)");
+        .stderr_contains("version 99, newer than this personactl supports (2)");
     let count: i64 = pg::client(url)
         .query_one("SELECT count(*) FROM personactl_sessions", &[])
         .unwrap()
