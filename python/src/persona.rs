@@ -228,9 +228,13 @@ pub struct Rendered {
 #[pymethods]
 impl Rendered {
     fn __repr__(&self) -> String {
+        let greeting = self
+            .greeting
+            .as_deref()
+            .map_or_else(|| "None".to_owned(), |g| format!("{g:?}"));
         format!(
-            "Rendered(system_prompt={:?}, greeting={:?})",
-            self.system_prompt, self.greeting
+            "Rendered(system_prompt={:?}, greeting={greeting})",
+            self.system_prompt
         )
     }
 }

@@ -249,9 +249,13 @@ impl Link {
     }
 
     fn __repr__(&self) -> String {
+        let revision = self
+            .revision
+            .as_deref()
+            .map_or_else(|| "None".to_owned(), |r| format!("{r:?}"));
         format!(
-            "Link(session={:?}, persona={:?}, revision={:?}, linked_at={:?})",
-            self.session, self.persona, self.revision, self.linked_at
+            "Link(session={:?}, persona={:?}, revision={revision}, linked_at={:?})",
+            self.session, self.persona, self.linked_at
         )
     }
 }
