@@ -99,3 +99,11 @@ def test_the_readme_example_runs(personas_dir):
     assert lines[0].startswith("Coach ") and "You are a coach in Lisbon" in lines[0]
     assert lines[1] == "journaling-assistant"
     assert (personas_dir.parent / "sessions.jsonl").exists()
+
+
+def test_the_readme_shows_the_quickstart_verbatim():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Python\n", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert block == (REPO / "examples" / "python" / "quickstart.py").read_text(encoding="utf-8")
+    assert len(block.splitlines()) <= 10
