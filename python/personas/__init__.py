@@ -1,9 +1,9 @@
 """personactl's persona registry in a Python process.
 
 Personas are TOML files in git. ``Registry(dir)`` loads and validates them, watches the
-directory, and hands out immutable ``Snapshot``\\ s: take one per request and look personas up
-by id or alias. A broken edit keeps the last good version live (``status()`` and an "invalid"
-event say why). ``SessionStore`` links chat sessions to personas in a file or PostgreSQL;
+directory, and hands out immutable snapshots (``Snapshot``): take one per request and look
+personas up by id or alias. A broken edit keeps the last good version live (``status()``
+and an "invalid" event say why). ``SessionStore`` links chat sessions to personas in a file or PostgreSQL;
 ``validate()`` is ``personactl validate``.
 
     import personas
