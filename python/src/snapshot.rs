@@ -1,16 +1,17 @@
 //! `Snapshot`: one immutable generation of the registry, and its iterator.
 //!
-//! Each snapshot keeps the Python `Persona` objects it has handed out in a dict keyed by the
-//! id (or alias) asked for, so that a repeated lookup is one dict lookup on the caller's `str`
-//! (its hash already cached) instead of a UTF-8 conversion, a Rust lookup and a new object.
-//! Only ids and aliases that name a live persona are kept: the dict is bounded by the
-//! snapshot's size, whatever ids requests send.
+//! On its first lookup a snapshot builds a dict from every id and alias to its Python
+//! `Persona` object (resolved by the crate's own `find`, so an id wins over an alias and the
+//! smaller id wins a shared alias), so that a lookup from Python is one dict lookup on the
+//! caller's `str` (its hash already cached): no UTF-8 conversion, no new object, and an unknown
+//! id is one miss. The dict is built once per generation and holds only live ids and aliases.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use personas::Entry;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 
 use crate::persona::Persona;
@@ -21,57 +22,73 @@ use crate::persona::Persona;
 #[pyclass(frozen, module = "personas")]
 pub struct Snapshot {
     pub(crate) inner: Arc<personas::Snapshot>,
-    /// Persona objects handed out, by the id or alias they were asked for.
-    cache: Py<PyDict>,
+    index: PyOnceLock<Index>,
+}
+
+/// Every id and alias → its `Persona` object; and the default persona's.
+struct Index {
+    by_key: Py<PyDict>,
+    default: Option<Py<PyAny>>,
 }
 
 impl Snapshot {
-    pub(crate) fn new(py: Python<'_>, inner: Arc<personas::Snapshot>) -> Self {
+    pub(crate) fn new(_py: Python<'_>, inner: Arc<personas::Snapshot>) -> Self {
         Snapshot {
             inner,
-            cache: PyDict::new(py).unbind(),
+            index: PyOnceLock::new(),
         }
     }
 
-    /// The Python object for `entry` (one per id in this snapshot).
+    fn index(&self, py: Python<'_>) -> PyResult<&Index> {
+        self.index.get_or_try_init(py, || {
+            let by_key = PyDict::new(py);
+            for entry in self.inner.iter() {
+                let arc = self
+                    .inner
+                    .get_arc(&entry.id)
+                    .unwrap_or_else(|| Arc::new(entry.clone()));
+                let obj = Bound::new(py, Persona { entry: arc })?;
+                by_key.set_item(&entry.id, &obj)?;
+                for alias in &entry.persona.aliases {
+                    if self.inner.find(alias).is_some_and(|e| e.id == entry.id) {
+                        by_key.set_item(alias, &obj)?;
+                    }
+                }
+            }
+            let default = by_key.get_item(self.inner.default_id())?.map(Bound::unbind);
+            Ok::<_, PyErr>(Index {
+                by_key: by_key.unbind(),
+                default,
+            })
+        })
+    }
+
+    /// The Python object for a live `entry`.
     fn object<'py>(&self, py: Python<'py>, entry: &Entry) -> PyResult<Bound<'py, PyAny>> {
-        let cache = self.cache.bind(py);
-        if let Some(hit) = cache.get_item(&entry.id)? {
-            return Ok(hit);
+        let index = self.index(py)?.by_key.bind(py);
+        match index.get_item(&entry.id)? {
+            Some(obj) => Ok(obj),
+            None => Ok(Bound::new(
+                py,
+                Persona {
+                    entry: Arc::new(entry.clone()),
+                },
+            )?
+            .into_any()),
         }
-        let arc = self
-            .inner
-            .get_arc(&entry.id)
-            .unwrap_or_else(|| Arc::new(entry.clone()));
-        let obj = Bound::new(py, Persona { entry: arc })?.into_any();
-        cache.set_item(&entry.id, &obj)?;
-        Ok(obj)
     }
 
-    /// The persona `key` names (id, else alias), caching it under `key`.
+    /// The persona `key` names (id, else alias).
     fn lookup<'py>(
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyString>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let cache = self.cache.bind(py);
-        if let Some(hit) = cache.get_item(key)? {
-            return Ok(Some(hit));
-        }
-        let id = key.to_cow()?;
-        let Some(entry) = self.inner.find(&id) else {
-            return Ok(None);
-        };
-        let obj = self.object(py, entry)?;
-        cache.set_item(key, &obj)?;
-        Ok(Some(obj))
+        self.index(py)?.by_key.bind(py).get_item(key)
     }
 
     fn default_object<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.inner.default_persona() {
-            Some(entry) => self.object(py, entry).map(Some),
-            None => Ok(None),
-        }
+        Ok(self.index(py)?.default.as_ref().map(|d| d.bind(py).clone()))
     }
 }
 
@@ -139,9 +156,9 @@ impl Snapshot {
         self.inner.len()
     }
 
-    fn __contains__(&self, id: &Bound<'_, PyAny>) -> PyResult<bool> {
+    fn __contains__(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<bool> {
         match id.cast::<PyString>() {
-            Ok(s) => Ok(self.inner.find(&s.to_cow()?).is_some()),
+            Ok(s) => Ok(self.lookup(py, s)?.is_some()),
             Err(_) => Ok(false),
         }
     }
