@@ -54,6 +54,7 @@ mod events;
 mod explain;
 mod interop;
 mod load;
+pub mod lsp;
 mod persona;
 mod persona_file;
 mod placeholders;
