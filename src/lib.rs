@@ -74,6 +74,7 @@ pub mod check;
 mod diagnostic;
 mod error;
 mod interop;
+pub mod lsp;
 mod persona;
 mod registry;
 mod report;

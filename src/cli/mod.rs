@@ -6,6 +6,7 @@ mod explain;
 mod import;
 mod init;
 mod list;
+mod lsp;
 mod mv;
 mod new;
 mod render;
@@ -122,6 +123,8 @@ pub enum Command {
     Render(render::Args),
     /// Show where each field of a resolved persona comes from.
     Explain(explain::Args),
+    /// Run the language server for editors (LSP over stdio): `validate`'s verdict while typing.
+    Lsp(lsp::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -212,6 +215,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&cli, args),
         Command::Render(args) => render::run(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
+        Command::Lsp(args) => lsp::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
