@@ -52,6 +52,7 @@ mod document;
 mod error;
 mod events;
 mod explain;
+mod git;
 mod interop;
 mod load;
 mod persona;
@@ -61,6 +62,7 @@ mod registry;
 mod reload;
 mod render;
 mod resolve;
+mod review;
 mod schema;
 pub mod server;
 mod sessions;
@@ -102,3 +104,10 @@ pub use validate::{
     validate_paths,
 };
 pub use watch::Watcher;
+// Review in git: `diff`, `log`, `show --at`.
+pub use git::{CommitId, CommitInfo, GitError, GitRepo, SourceFile, TreeId};
+pub use review::{
+    ChangeStatus, FieldChange, FileFacts, Head, LogEntry, LogOptions, Memo, PersonaChange, Review,
+    Side, Summary, check_sources, compare, diff, log, write_human as write_review_human,
+    write_json as write_review_json, write_markdown as write_review_markdown,
+};

@@ -1,11 +1,13 @@
 //! The command line: global options, one module per subcommand, exit codes.
 
 mod completions;
+mod diff;
 mod edit;
 mod explain;
 mod import;
 mod init;
 mod list;
+mod log;
 mod mv;
 mod new;
 mod render;
@@ -121,6 +123,10 @@ pub enum Command {
     Render(render::Args),
     /// Show where each field of a resolved persona comes from.
     Explain(explain::Args),
+    /// Compare the resolved personas of two git revisions (default: HEAD and the work tree).
+    Diff(diff::Args),
+    /// The commits where a resolved persona changed, newest first.
+    Log(log::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -211,6 +217,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&cli, args),
         Command::Render(args) => render::run(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
+        Command::Diff(args) => diff::run(&cli, args),
+        Command::Log(args) => log::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
