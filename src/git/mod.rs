@@ -214,6 +214,16 @@ impl GitRepo {
     ///
     /// [`GitError::Read`] when an object cannot be read.
     pub fn files_of(&self, tree: TreeId) -> Result<Vec<SourceFile>, GitError> {
+        self.files_of_except(tree, &|_, _| false)
+    }
+
+    /// Like [`GitRepo::files_of`], but the blobs `known` accepts are not read: their text is
+    /// left empty, for a caller that has already checked that blob at that path.
+    pub(crate) fn files_of_except(
+        &self,
+        tree: TreeId,
+        known: &dyn Fn(&Path, &gix::ObjectId) -> bool,
+    ) -> Result<Vec<SourceFile>, GitError> {
         let tree = self.repo.find_tree(tree.0).map_err(read_error)?;
         let entries = tree.traverse().breadthfirst.files().map_err(read_error)?;
         let mut files = Vec::new();
@@ -231,6 +241,14 @@ impl GitRepo {
                 continue;
             }
             let path = self.shown.join(rel);
+            if known(&path, &entry.oid) {
+                files.push(SourceFile {
+                    path,
+                    text: Ok(String::new()),
+                    key: Some(entry.oid),
+                });
+                continue;
+            }
             let size = self.repo.find_header(entry.oid).map_err(read_error)?.size();
             let text = if size > crate::MAX_FILE_BYTES {
                 Err(text::too_large(&path, size))
@@ -290,12 +308,11 @@ impl GitRepo {
                 continue;
             }
             let path = self.shown.join(rel);
-            let text = text::read(&disk, &path);
-            files.push(SourceFile {
-                path,
-                text,
-                key: None,
-            });
+            let (text, key) = match text::read(&disk, &path) {
+                Ok((text, key)) => (Ok(text), key),
+                Err(d) => (Err(d), None),
+            };
+            files.push(SourceFile { path, text, key });
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)

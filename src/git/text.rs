@@ -27,8 +27,12 @@ pub(super) fn too_large(path: &Path, len: u64) -> Box<Diagnostic> {
     .with_hint("move long reference material out of the persona; a system prompt is at most 32,768 characters"))
 }
 
-/// Reads a work-tree file, refusing one over the cap before reading it.
-pub(super) fn read(disk: &Path, path: &Path) -> Result<String, Box<Diagnostic>> {
+/// Reads a work-tree file, refusing one over the cap before reading it; with the text, the id
+/// git would give its content (so a file unchanged since a commit reuses that commit's check).
+pub(super) fn read(
+    disk: &Path,
+    path: &Path,
+) -> Result<(String, Option<gix::ObjectId>), Box<Diagnostic>> {
     use std::io::Read;
     let io_error = |e: std::io::Error| {
         Box::new(Diagnostic::file_error(
@@ -50,7 +54,8 @@ pub(super) fn read(disk: &Path, path: &Path) -> Result<String, Box<Diagnostic>> 
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(path, bytes.len() as u64));
     }
-    decode(path, bytes)
+    let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &bytes).ok();
+    Ok((decode(path, bytes)?, id))
 }
 
 /// The text of a file's bytes: UTF-8 (a byte order mark dropped), else a diagnostic.

@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
+use rayon::prelude::*;
+
 use crate::git::SourceFile;
 use crate::{Catalog, CheckedFile, PersonaFile, check_text, stem_id};
 
@@ -34,6 +36,14 @@ pub struct Memo {
     checked: HashMap<(PathBuf, gix::ObjectId), CheckedFile>,
 }
 
+impl Memo {
+    /// Whether the blob `id` at `path` has been checked already.
+    pub(crate) fn knows(&self, path: &std::path::Path, id: &gix::ObjectId) -> bool {
+        // The key is owned; a lookup by parts would need a borrowed key type.
+        self.checked.contains_key(&(path.to_path_buf(), *id))
+    }
+}
+
 /// Turns a set of persona files into a checked and resolved [`Side`]: each file checked on
 /// its own (in path order), then the rules across files, families and inheritance, exactly as
 /// `validate` and the registry do for a folder on disk.
@@ -43,25 +53,28 @@ pub struct Memo {
 #[must_use]
 pub fn check_sources(mut files: Vec<SourceFile>, memo: &mut Memo) -> Side {
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    let memo_key = |f: &SourceFile| f.key.map(|k| (f.path.clone(), k));
+    // Files not checked before are checked on every core; the others are reused.
+    let fresh: Vec<(usize, CheckedFile)> = files
+        .par_iter()
+        .enumerate()
+        .filter(|(_, f)| memo_key(f).is_none_or(|k| !memo.checked.contains_key(&k)))
+        .map(|(i, f)| (i, check_one(f)))
+        .collect();
+    let mut fresh = fresh.into_iter().peekable();
     let mut checked = Vec::with_capacity(files.len());
-    for f in files {
-        let memo_key = f.key.map(|k| (f.path.clone(), k));
-        if let Some(hit) = memo_key.as_ref().and_then(|k| memo.checked.get(k)) {
-            checked.push(hit.clone());
-            continue;
-        }
-        let c = match &f.text {
-            Ok(text) => check_text(&f.path, text),
-            Err(d) => {
-                let mut c = check_text(&f.path, "");
-                c.diagnostics = vec![(**d).clone()];
-                c
+    for (i, f) in files.iter().enumerate() {
+        let key = memo_key(f);
+        if fresh.peek().is_some_and(|(j, _)| *j == i) {
+            // `peek` just said there is one.
+            let Some((_, c)) = fresh.next() else { continue };
+            if let Some(k) = key {
+                memo.checked.insert(k, c.clone());
             }
-        };
-        if let Some(k) = memo_key {
-            memo.checked.insert(k, c.clone());
+            checked.push(c);
+        } else if let Some(hit) = key.and_then(|k| memo.checked.get(&k)) {
+            checked.push(hit.clone());
         }
-        checked.push(c);
     }
     let mut facts = BTreeMap::new();
     for c in &checked {
@@ -79,5 +92,17 @@ pub fn check_sources(mut files: Vec<SourceFile>, memo: &mut Memo) -> Side {
     Side {
         catalog: Catalog::from_checked(checked),
         files: facts,
+    }
+}
+
+/// Checks one file on its own; a file with no text keeps the diagnostic that says why.
+fn check_one(f: &SourceFile) -> CheckedFile {
+    match &f.text {
+        Ok(text) => check_text(&f.path, text),
+        Err(d) => {
+            let mut c = check_text(&f.path, "");
+            c.diagnostics = vec![(**d).clone()];
+            c
+        }
     }
 }

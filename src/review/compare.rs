@@ -231,6 +231,12 @@ pub(crate) fn change(
         (Some(b), Some(a)) if b.id != a.id => (ChangeStatus::Renamed, a.id.clone()),
         (Some(_), Some(a)) => (ChangeStatus::Changed, a.id.clone()),
     };
+    if let (ChangeStatus::Changed, Some(b), Some(a)) = (status, before, after) {
+        // The same resolved persona renders the same: no need to look closer.
+        if b.persona == a.persona {
+            return None;
+        }
+    }
     let old_view = before.map(|e| view(e, vars)).unwrap_or_default();
     let new_view = after.map(|e| view(e, vars)).unwrap_or_default();
     if status == ChangeStatus::Changed && old_view == new_view {

@@ -91,7 +91,7 @@ pub fn log(repo: &GitRepo, id: &str, options: &LogOptions) -> Result<Vec<LogEntr
             return Ok(Rc::clone(s));
         }
         let files = match tree {
-            Some(t) => repo.files_of(t)?,
+            Some(t) => repo.files_of_except(t, &|path, id| memo.knows(path, id))?,
             None => Vec::new(),
         };
         let s = Rc::new(check_sources(files, memo));

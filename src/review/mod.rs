@@ -59,17 +59,22 @@ impl Review {
 /// the repository or the work tree cannot be read.
 pub fn diff(repo: &GitRepo, base: &str, head: &Head, vars: &Vars) -> Result<Review, GitError> {
     let base_id = repo.resolve(base)?;
-    let (head_name, head_files) = match head {
-        Head::Rev(rev) => {
-            let id = repo.resolve(rev)?;
-            (id.to_string(), repo.files_at(id)?)
-        }
-        Head::WorkTree => ("worktree".to_owned(), repo.worktree_files()?),
+    let head_id = match head {
+        Head::Rev(rev) => Some(repo.resolve(rev)?),
+        Head::WorkTree => None,
     };
-    let base_files = repo.files_at(base_id)?;
     let mut memo = Memo::default();
-    let old = check_sources(base_files, &mut memo);
+    let old = check_sources(repo.files_at(base_id)?, &mut memo);
+    // Blobs the base already had are not read again: their checks are reused.
+    let head_files = match head_id {
+        Some(id) => match repo.dir_tree(id)? {
+            Some(tree) => repo.files_of_except(tree, &|path, blob| memo.knows(path, blob))?,
+            None => Vec::new(),
+        },
+        None => repo.worktree_files()?,
+    };
     let new = check_sources(head_files, &mut memo);
+    let head_name = head_id.map_or_else(|| "worktree".to_owned(), |id| id.to_string());
     let (summary, personas) = compare(&old, &new, vars);
     Ok(Review {
         base: base_id.to_string(),
