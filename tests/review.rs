@@ -553,6 +553,16 @@ fn running_from_a_sub_folder_reads_the_same_personas_directory() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Even from a folder outside the repository: the repository is the directory's.
+    let elsewhere = tempfile::tempdir().expect("a temp dir");
+    let dir = abs.to_str().expect("utf-8");
+    let out = run(
+        elsewhere.path(),
+        &["--dir", dir, "diff", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let from_outside: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(ids(&from_outside), ["coach"]);
 }
 
 #[test]

@@ -104,7 +104,8 @@ impl std::fmt::Debug for GitRepo {
 
 impl GitRepo {
     /// Opens the repository that holds the personas directory `dir` (relative to the current
-    /// folder, as `--dir` is), searching upwards from the current folder.
+    /// folder, as `--dir` is), searching upwards from that directory (or, when it does not
+    /// exist, from the nearest folder above it that does).
     ///
     /// # Errors
     ///
@@ -113,12 +114,16 @@ impl GitRepo {
     pub fn open(dir: &Path) -> Result<Self, GitError> {
         let cwd = std::env::current_dir().map_err(read_error)?;
         let absolute = normalize(&cwd.join(dir));
-        let not_repo = || GitError::NotARepository { path: cwd.clone() };
+        let start = canonical_prefix(&absolute);
+        let start = existing_ancestor(&start);
+        let not_repo = || GitError::NotARepository {
+            path: start.to_path_buf(),
+        };
         let trust = gix::sec::trust::Mapping {
             full: gix::open::Options::isolated(),
             reduced: gix::open::Options::isolated(),
         };
-        let mut repo = gix::ThreadSafeRepository::discover_opts(&cwd, Default::default(), trust)
+        let mut repo = gix::ThreadSafeRepository::discover_opts(start, Default::default(), trust)
             .map_err(|_| not_repo())?
             .to_thread_local();
         // `log` reads each commit twice (walk, then its tree): a small cache saves the second.
@@ -405,6 +410,13 @@ fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// The nearest of `path` and its ancestors that is an existing folder.
+fn existing_ancestor(path: &Path) -> &Path {
+    path.ancestors()
+        .find(|p| p.is_dir())
+        .unwrap_or(Path::new("/"))
 }
 
 /// `path` with its longest existing prefix made canonical (symbolic links resolved), so it
