@@ -48,8 +48,9 @@ impl Memo {
 /// its own (in path order), then the rules across files, families and inheritance, exactly as
 /// `validate` and the registry do for a folder on disk.
 ///
-/// This is the one place a review checks files; a file with no text (too large, not UTF-8)
-/// keeps the diagnostic that says why.
+/// This is the one place a review checks files: stage 1 of the check pipeline per file (reused
+/// from `memo` for a blob seen before), then its stage 2 ([`crate::check::assemble`]). A file
+/// with no text (too large, not UTF-8) keeps the diagnostic that says why.
 #[must_use]
 pub fn check_sources(mut files: Vec<SourceFile>, memo: &mut Memo) -> Side {
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -89,20 +90,19 @@ pub fn check_sources(mut files: Vec<SourceFile>, memo: &mut Memo) -> Side {
             own: c.is_valid().then(|| c.file.clone()).flatten(),
         });
     }
+    // Stage 2 of the one check pipeline: rules across files, families, merges.
+    let root = crate::check::Tree::new(PathBuf::new());
     Side {
-        catalog: Catalog::from_checked(checked),
+        catalog: crate::check::assemble(&root, &checked, &crate::check::Options::default()),
         files: facts,
     }
 }
 
-/// Checks one file on its own; a file with no text keeps the diagnostic that says why.
+/// Stage 1 of the check pipeline for one file; a file with no text keeps the diagnostic that
+/// says why.
 fn check_one(f: &SourceFile) -> CheckedFile {
     match &f.text {
         Ok(text) => check_text(&f.path, text),
-        Err(d) => {
-            let mut c = check_text(&f.path, "");
-            c.diagnostics = vec![(**d).clone()];
-            c
-        }
+        Err(d) => CheckedFile::unreadable(&f.path, (**d).clone()),
     }
 }

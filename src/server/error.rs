@@ -51,7 +51,10 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidId { .. } | StoreError::NotFound { .. } => {
                 ApiError::not_found(e.to_string())
             }
-            StoreError::Conflict { .. } | StoreError::HasChildren { .. } => {
+            StoreError::Conflict { .. }
+            | StoreError::HasChildren { .. }
+            | StoreError::IsDefault { .. }
+            | StoreError::RevisionMismatch { .. } => {
                 ApiError::new(StatusCode::CONFLICT, e.to_string())
             }
             StoreError::Invalid { diagnostics } => {
