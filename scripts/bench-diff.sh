@@ -17,6 +17,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 LC_ALL=C
+export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=gc.auto GIT_CONFIG_VALUE_0=0   # no background gc
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
 export GIT_AUTHOR_DATE=2024-01-01T00:00:00Z GIT_COMMITTER_DATE=2024-01-01T00:00:00Z
@@ -60,7 +61,7 @@ for name in names[1000:1100]:
     open(p, "w", encoding="utf-8").write(text.replace('system_prompt = """\n', 'system_prompt = """\nEdited.\n', 1))
 PY
 git -C "$repo" add -A && git -C "$repo" commit -qm edits
-git -C "$repo" gc -q
+git -C "$repo" repack -adq
 
 (cd "$repo" && "$bin" validate personas >/dev/null) || true   # exit 1: no default persona in a corpus
 summary=$(cd "$repo" && "$bin" diff HEAD~1 HEAD --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"])')
@@ -114,7 +115,7 @@ for c in range(1000):
     out.write(b"\n")
 PY
 git -C "$hist" reset -q --hard main
-git -C "$hist" gc -q
+git -C "$hist" repack -adq
 entries=$(cd "$hist" && "$bin" log persona-005 --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["commits"]))')
 t_log=$(median in_repo "$hist" "$bin" log persona-005 --format json)
 t_log_plain=$(median in_repo "$hist" "$bin" log persona-050 --format json)
