@@ -68,16 +68,20 @@
 //! - `store`: validated, atomic, comment-preserving writes of persona files ([`Store`]).
 //! - `sessions`: the sessions index (a file or PostgreSQL) behind [`SessionStore`].
 //! - `interop`: import and export of other tools' formats; [`server`]: the HTTP API.
+//! - `git` and `review`: persona files read from git commits and the work tree ([`GitRepo`]),
+//!   and the resolved personas compared across revisions ([`diff`], [`log`]).
 #![deny(missing_docs)]
 
 pub mod check;
 mod diagnostic;
 mod error;
+mod git;
 mod interop;
 pub mod lsp;
 mod persona;
 mod registry;
 mod report;
+mod review;
 pub mod server;
 mod sessions;
 mod store;
@@ -124,3 +128,10 @@ pub use validate::{
     validate_paths,
 };
 pub use watch::Watcher;
+// Review in git: `diff`, `log`, `show --at`.
+pub use git::{CommitId, CommitInfo, GitError, GitRepo, SourceFile, TreeId};
+pub use review::{
+    ChangeStatus, FieldChange, FileFacts, Head, LogEntry, LogOptions, Memo, PersonaChange, Review,
+    Side, Summary, check_sources, compare, diff, log, write_human as write_review_human,
+    write_json as write_review_json, write_markdown as write_review_markdown,
+};

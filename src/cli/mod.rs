@@ -1,12 +1,14 @@
 //! The command line: global options, one module per subcommand, exit codes.
 
 mod completions;
+mod diff;
 mod edit;
 mod explain;
 mod import;
 mod init;
 mod list;
 mod lsp;
+mod log;
 mod mv;
 mod new;
 mod render;
@@ -125,6 +127,10 @@ pub enum Command {
     Explain(explain::Args),
     /// Run the language server for editors (LSP over stdio): `validate`'s verdict while typing.
     Lsp(lsp::Args),
+    /// Compare the resolved personas of two git revisions (default: HEAD and the work tree).
+    Diff(diff::Args),
+    /// The commits where a resolved persona changed, newest first.
+    Log(log::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -216,6 +222,8 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render::run(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
         Command::Lsp(args) => lsp::run(&cli, args),
+        Command::Diff(args) => diff::run(&cli, args),
+        Command::Log(args) => log::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -18,6 +18,10 @@ pub struct Args {
     /// Print the file as written (comments, `extends` and all) instead of the resolved persona.
     #[arg(long, conflicts_with = "format")]
     raw: bool,
+
+    /// The persona as resolved at a git revision (`HEAD~3`, a tag, a hash) instead of on disk.
+    #[arg(long, value_name = "REV", conflicts_with = "raw")]
+    at: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -29,7 +33,10 @@ enum Format {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let catalog = Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?;
+    let catalog = match &args.at {
+        Some(rev) => super::log::catalog_at(cli, rev)?,
+        None => Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?,
+    };
     let entry = super::find_persona(cli, &catalog, &args.id)?;
     if args.raw {
         let text = std::fs::read_to_string(&entry.path)
