@@ -45,6 +45,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod bounded;
 mod catalog;
 mod defaults;
 mod diagnostic;
