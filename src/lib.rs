@@ -97,7 +97,7 @@ pub use sessions::{
 pub use sessions::{DEFAULT_CONNECT_TIMEOUT, PgStore};
 pub use snapshot::Snapshot;
 pub use source::{Position, position};
-pub use store::{Store, StoreError, render_new};
+pub use store::{NotToml, Store, StoreError, check_representable, render_new, render_value};
 pub use validate::{
     CheckedFile, Report, ValidateOptions, check_file, check_text, cross_file_diagnostics, stem_id,
     validate_paths,

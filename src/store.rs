@@ -21,7 +21,7 @@ use crate::validate::{CheckedFile, check_file, check_text, resolve_checked, stem
 
 mod toml_text;
 
-pub use toml_text::{render_new, render_value};
+pub use toml_text::{NotToml, check_representable, render_new, render_value};
 
 /// Why a write was refused or failed. Nothing was written in any of these cases.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +130,8 @@ impl Store {
     /// As [`Store::create`].
     pub fn create_value(&self, id: &str, fields: &Value) -> Result<PathBuf, StoreError> {
         check_id(id)?;
+        toml_text::check_representable(fields)
+            .map_err(|e| e.into_store_error(&self.dir.join(format!("{id}.toml"))))?;
         self.create_text(id, &render_value(fields, 0))
     }
 
@@ -182,6 +184,8 @@ impl Store {
     ///
     /// As [`Store::replace`].
     pub fn replace_value(&self, id: &str, fields: &Value) -> Result<PathBuf, StoreError> {
+        toml_text::check_representable(fields)
+            .map_err(|e| e.into_store_error(&self.dir.join(format!("{id}.toml"))))?;
         self.edit(id, |doc| {
             toml_text::apply(doc, fields);
             Ok(())
@@ -198,6 +202,8 @@ impl Store {
         self.edit(id, |doc| {
             let mut current = toml_text::current_json(doc);
             merge_patch(&mut current, patch);
+            toml_text::check_representable(&current)
+                .map_err(|e| e.into_store_error(&self.dir.join(format!("{id}.toml"))))?;
             toml_text::apply(doc, &current);
             Ok(())
         })

@@ -220,3 +220,80 @@ fn past_the_connection_limit_a_new_client_gets_503_and_healthz_answers_again_lat
     }
     drop(held);
 }
+
+/// One request on its own connection (`connection: close`): the status and the body.
+fn request(server: &Server, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = server.connect();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write head");
+    s.write_all(body.as_bytes()).expect("write body");
+    let (got, _) = until_closed(&mut s);
+    let status = got
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {got:?}"));
+    let body = got.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+#[test]
+fn a_null_in_a_list_or_a_huge_integer_is_refused_not_silently_changed() {
+    let server = Server::start(&[]);
+    let file = server._tmp.path().join("p/journaling-assistant.toml");
+    let before = std::fs::read_to_string(&file).expect("read");
+    for (patch, pointer) in [
+        (
+            r#"{"extensions": {"list": [1, null, 2]}}"#,
+            "/extensions/list/1",
+        ),
+        (
+            r#"{"extensions": {"big": 18446744073709551615}}"#,
+            "/extensions/big",
+        ),
+        (r#"{"tags": [null]}"#, "/tags/0"),
+    ] {
+        let (status, body) = request(
+            &server,
+            "PATCH",
+            "/api/personas/journaling-assistant",
+            patch,
+        );
+        assert_eq!(status, 422, "{patch}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("json error");
+        let message = json["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains(pointer), "{patch}: {body}");
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            before,
+            "{patch}"
+        );
+    }
+    let put = PERSONA_JSON.replace("\"p\"", "\"p\", \"extensions\": {\"n\": [null]}");
+    let (status, body) = request(&server, "PUT", "/api/personas/journaling-assistant", &put);
+    assert_eq!(status, 422, "{body}");
+    let post = PERSONA_JSON.replace(
+        "{",
+        "{\"id\": \"fresh\", \"extensions\": {\"n\": 9223372036854775808},",
+    );
+    let (status, body) = request(&server, "POST", "/api/personas", &post);
+    assert_eq!(status, 422, "{body}");
+    assert!(!server._tmp.path().join("p/fresh.toml").exists());
+    // What TOML can hold still goes through, unchanged.
+    let (status, body) = request(
+        &server,
+        "PATCH",
+        "/api/personas/journaling-assistant",
+        r#"{"extensions": {"list": [1, 2], "big": 9223372036854775807}}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let after = std::fs::read_to_string(&file).expect("read");
+    assert!(after.contains("9223372036854775807"), "{after}");
+}
+
+const PERSONA_JSON: &str =
+    r#"{"name": "Journal", "description": "d", "icon": "i", "system_prompt": "p"}"#;
