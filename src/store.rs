@@ -71,6 +71,21 @@ pub enum StoreError {
         /// The ids of the personas that extend it.
         children: Vec<String>,
     },
+    /// The file changed since the caller read it (another writer came first).
+    #[error("{} changed since it was read (another command or editor wrote it); nothing written", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The persona file is a symbolic link to a file outside the personas directory: it is
+    /// not written through.
+    #[error("{} is a symbolic link to {}, outside the personas directory; refusing to write through it (replace the link with a file)", path.display(), target.display())]
+    LinkOutside {
+        /// The link.
+        path: PathBuf,
+        /// Where it leads.
+        target: PathBuf,
+    },
     /// Reading or writing failed.
     #[error(transparent)]
     Io(#[from] Error),
@@ -247,8 +262,52 @@ impl Store {
         let _lock = self.lock()?;
         let path = self.existing(id)?;
         self.validated(&path, text)?;
-        write_atomic(&path, text, false).map_err(WriteError::into_store)?;
+        self.write_over(&path, text)?;
         Ok(path)
+    }
+
+    /// [`Store::write_text`], only if the file still holds `expected` (what the caller read
+    /// before it began its change): checked and written under the store's lock, so that a
+    /// change made meanwhile is never overwritten.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Changed`] when the file holds something else now; as [`Store::write_text`].
+    pub fn write_text_if_unchanged(
+        &self,
+        id: &str,
+        text: &str,
+        expected: &str,
+    ) -> Result<PathBuf, StoreError> {
+        check_id(id)?;
+        let _lock = self.lock()?;
+        let path = self.existing(id)?;
+        let now = crate::load::read_limited(&path).map_err(|e| Error::io(&path, e))?;
+        if now != expected.as_bytes() {
+            return Err(StoreError::Changed { path });
+        }
+        self.validated(&path, text)?;
+        self.write_over(&path, text)?;
+        Ok(path)
+    }
+
+    /// Replaces the existing file at `path`. A symbolic link is written through to its target
+    /// when the target is inside the personas directory (the link stays a link), and refused
+    /// otherwise.
+    fn write_over(&self, path: &Path, text: &str) -> Result<(), StoreError> {
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            return write_atomic(path, text, false).map_err(WriteError::into_store);
+        }
+        let target = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+        let root = std::fs::canonicalize(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        if !target.starts_with(&root) {
+            return Err(StoreError::LinkOutside {
+                path: path.to_path_buf(),
+                target,
+            });
+        }
+        write_atomic(&target, text, false).map_err(WriteError::into_store)
     }
 
     /// Deletes persona `id`.
@@ -325,7 +384,7 @@ impl Store {
             return Ok(path);
         }
         self.validated(&path, &new_text)?;
-        write_atomic(&path, &new_text, false).map_err(WriteError::into_store)?;
+        self.write_over(&path, &new_text)?;
         Ok(path)
     }
 

@@ -40,6 +40,7 @@ enum Target {
 pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
     let store = Store::new(&cli.dir);
     let mut failed = 0;
+    let mut io_failed = 0;
     for file in &args.files {
         match import_one(&store, file) {
             Ok(path) => {
@@ -47,9 +48,19 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
             }
             Err(f) => {
                 failed += 1;
+                if !f.invalid {
+                    io_failed += 1;
+                }
                 eprintln!("error: {}: {}", file.display(), f);
             }
         }
+    }
+    if io_failed > 0 {
+        // A file that could not be read, or a directory that cannot be written: exit 2.
+        return Err(Failure::new(format!(
+            "{io_failed} of {} files could not be read or written",
+            args.files.len()
+        )));
     }
     Ok(if failed == 0 {
         Outcome::Success
@@ -58,31 +69,40 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
     })
 }
 
-fn import_one(store: &Store, file: &PathBuf) -> Result<PathBuf, String> {
-    let meta = std::fs::metadata(file).map_err(|e| e.to_string())?;
+fn import_one(store: &Store, file: &PathBuf) -> Result<PathBuf, Failure> {
+    let meta = std::fs::metadata(file).map_err(|e| Failure::new(e.to_string()))?;
     if meta.len() > personas::MAX_IMPORT_BYTES as u64 {
-        return Err(format!(
+        return Err(Failure::invalid(format!(
             "the file is {} bytes; imports are limited to {} bytes",
             meta.len(),
             personas::MAX_IMPORT_BYTES
-        ));
+        )));
     }
-    let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
-    let imported = personas::import(&bytes).map_err(|e| e.to_string())?;
+    // The size on disk may lie (a pipe, `/dev/zero`): never read past the limit.
+    let file_reader = std::fs::File::open(file).map_err(|e| Failure::new(e.to_string()))?;
+    let bytes = super::read::capped(
+        file_reader,
+        personas::MAX_IMPORT_BYTES as u64,
+        "the file (imports are limited)",
+    )?;
+    let imported = personas::import(&bytes).map_err(|e| Failure::invalid(e.to_string()))?;
     // De-duplicate the derived id against what exists: name, name-2, name-3, …
     let mut id = imported.id.clone();
     let mut n = 2;
-    while store.path_of(&id).map_err(|e| e.to_string())?.is_some() {
+    while store
+        .path_of(&id)
+        .map_err(|e| store_failure(e, false))?
+        .is_some()
+    {
         let suffix = format!("-{n}");
         let mut base = imported.id.clone();
         base.truncate(personas::ID_MAX_LEN - suffix.len());
         id = format!("{}{suffix}", base.trim_end_matches('-'));
         n += 1;
     }
-    store.create(&id, &imported.persona).map_err(|e| {
-        let failure = store_failure(e, false);
-        format!("{failure}")
-    })
+    store
+        .create(&id, &imported.persona)
+        .map_err(|e| store_failure(e, false))
 }
 
 pub fn export(cli: &Cli, args: &ExportArgs) -> CmdResult {

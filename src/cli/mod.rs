@@ -8,6 +8,7 @@ mod init;
 mod list;
 mod mv;
 mod new;
+mod read;
 mod render;
 mod rm;
 mod schema;

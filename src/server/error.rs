@@ -51,9 +51,10 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidId { .. } | StoreError::NotFound { .. } => {
                 ApiError::not_found(e.to_string())
             }
-            StoreError::Conflict { .. } | StoreError::HasChildren { .. } => {
-                ApiError::new(StatusCode::CONFLICT, e.to_string())
-            }
+            StoreError::Conflict { .. }
+            | StoreError::HasChildren { .. }
+            | StoreError::Changed { .. }
+            | StoreError::LinkOutside { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             StoreError::Invalid { diagnostics } => {
                 ApiError::invalid("the persona is not valid", diagnostics)
             }

@@ -281,6 +281,24 @@ pub(super) fn check_settable(path: &[&str]) -> Result<(), StoreError> {
 }
 
 fn unknown(path: &[&str]) -> StoreError {
+    // A table named as if it were a key: say so, and which keys it has.
+    if key_type(path).as_deref() == Some("object") {
+        let name = path.join(".");
+        let keys = allowed_keys(path);
+        let hint = if keys.is_empty() {
+            format!("`{name}` is a table: set one of its keys, `{name}.NAME`")
+        } else {
+            let list: Vec<String> = keys.iter().map(|k| format!("`{name}.{k}`")).collect();
+            format!(
+                "`{name}` is a table: set one of its keys: {}",
+                list.join(", ")
+            )
+        };
+        return StoreError::UnknownKey {
+            key: name,
+            hint: Some(hint),
+        };
+    }
     let top = allowed_keys(&[]);
     if let Some(first) = path.first().filter(|f| !top.iter().any(|k| k == *f)) {
         let hint = closest(first, &top).map(|s| {
