@@ -297,3 +297,55 @@ fn a_null_in_a_list_or_a_huge_integer_is_refused_not_silently_changed() {
 
 const PERSONA_JSON: &str =
     r#"{"name": "Journal", "description": "d", "icon": "i", "system_prompt": "p"}"#;
+
+#[test]
+fn a_patch_bomb_of_placeholders_or_unknown_keys_gets_a_bounded_422() {
+    let server = Server::start(&[]);
+    let mut prompt = String::new();
+    while prompt.len() < 900 * 1024 {
+        prompt.push_str("{{x}}");
+    }
+    let mut keys = String::new();
+    let mut i = 0;
+    while keys.len() < 900 * 1024 {
+        keys.push_str(&format!("\"unknown_{i}\": 1,"));
+        i += 1;
+    }
+    for body in [
+        format!(r#"{{"system_prompt": "{prompt}"}}"#),
+        format!(r#"{{{keys} "name": "Journal"}}"#),
+    ] {
+        let started = Instant::now();
+        let (status, answer) = request(
+            &server,
+            "PATCH",
+            "/api/personas/journaling-assistant",
+            &body,
+        );
+        assert_eq!(status, 422, "{}", &answer[..answer.len().min(500)]);
+        assert!(
+            answer.len() < 64 * 1024,
+            "a bounded answer: {} bytes",
+            answer.len()
+        );
+        let json: serde_json::Value = serde_json::from_str(&answer).expect("json");
+        let diags = json["diagnostics"].as_array().expect("diagnostics");
+        assert!(diags.len() <= 30, "{} diagnostics", diags.len());
+        assert!(
+            diags.iter().any(|d| d["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("more like it")),
+            "{answer}"
+        );
+        // Generous: the point is minutes or a crash before, not a benchmark.
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // The server is still up.
+    let (status, _) = request(&server, "GET", "/healthz", "");
+    assert_eq!(status, 200);
+}
