@@ -29,6 +29,12 @@ pub(crate) fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// [`read_limited`] as UTF-8 text.
+pub(crate) fn read_limited_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_limited(path)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Every persona file under `root`, sorted by path: `*.toml` files at any depth, skipping
 /// hidden files and folders (names starting with `.`, such as `.git` or a ConfigMap's
 /// `..data`; symlinks at the top that point into them are followed). `root` may also be a

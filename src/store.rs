@@ -349,7 +349,7 @@ impl Store {
                 path,
             });
         }
-        let text = std::fs::read_to_string(&old_path).map_err(|e| Error::io(&old_path, e))?;
+        let text = crate::load::read_limited_text(&old_path).map_err(|e| Error::io(&old_path, e))?;
         let mut doc = toml_text::parse(&old_path, &text)?;
         toml_text::renamed(&mut doc, old, new);
         let new_path = old_path.with_file_name(format!("{new}.toml"));
@@ -376,7 +376,7 @@ impl Store {
         check_id(id)?;
         let _lock = self.lock()?;
         let path = self.existing(id)?;
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let text = crate::load::read_limited_text(&path).map_err(|e| Error::io(&path, e))?;
         let mut doc = toml_text::parse(&path, &text)?;
         change(&mut doc)?;
         let new_text = doc.to_string();
