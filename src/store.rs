@@ -349,7 +349,8 @@ impl Store {
                 path,
             });
         }
-        let text = crate::load::read_limited_text(&old_path).map_err(|e| Error::io(&old_path, e))?;
+        let text =
+            crate::load::read_limited_text(&old_path).map_err(|e| Error::io(&old_path, e))?;
         let mut doc = toml_text::parse(&old_path, &text)?;
         toml_text::renamed(&mut doc, old, new);
         let new_path = old_path.with_file_name(format!("{new}.toml"));
