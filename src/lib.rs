@@ -42,35 +42,52 @@
 //! # let _: Option<Event> = None;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Map
+//!
+//! Data flows one way, each stage handing the next a value:
+//!
+//! ```text
+//! bytes ──▶ document with spans ──▶ persona + diagnostics ──▶ catalog ──▶ snapshot
+//!  (check::load)  (check::document)    (check::validate,          (check)     (registry)
+//!                                       check::violations)
+//! ```
+//!
+//! - [`check`]: the one check pipeline every verdict goes through (`validate`, the registry's
+//!   load and hot reload, every write of the [`Store`], the tools built on them), over a
+//!   [`check::Tree`] of files from disk, overlays or anywhere else. Inside: discovery and
+//!   safe reading (`load`), the spanned TOML document (`document`), line:column positions
+//!   (`source`), the generated schema and its violations (`schema`, `violations`), the rules
+//!   of one file and across files (`validate`), families (`family`), and the resolved
+//!   [`Catalog`] (`catalog`).
+//! - `persona`: the format's types ([`Persona`], [`PersonaFile`] and its inheritance rules),
+//!   prompt variables and rendering ([`Vars`]), the shipped defaults, [`explain`].
+//! - `registry`: the hot-reloading [`Registry`], its immutable [`Snapshot`]s, the
+//!   incremental reload, file watching and its [`Event`]s.
+//! - `report`: the human, JSON, GitHub and SARIF renderings of diagnostics.
+//! - `store`: validated, atomic, comment-preserving writes of persona files ([`Store`]).
+//! - `sessions`: the sessions index (a file or PostgreSQL) behind [`SessionStore`].
+//! - `interop`: import and export of other tools' formats; [`server`]: the HTTP API.
 #![deny(missing_docs)]
 
-mod batch;
-mod bounded;
-mod catalog;
-mod defaults;
+pub mod check;
 mod diagnostic;
-mod document;
 mod error;
-mod events;
-mod explain;
 mod interop;
-mod load;
 mod persona;
-mod persona_file;
-mod placeholders;
 mod registry;
-mod reload;
-mod render;
-mod resolve;
-mod schema;
+mod report;
 pub mod server;
 mod sessions;
-mod snapshot;
-mod source;
 mod store;
-mod validate;
-mod violations;
-mod watch;
+
+// Short crate-internal names for modules inside the stages above.
+use check::{
+    bounded, catalog, document, family as resolve, load, schema, source, validate, violations,
+};
+use persona::{defaults, explain, file as persona_file, vars as placeholders};
+use registry::{batch, events, reload, snapshot, watch};
+use report as render;
 
 pub use catalog::{Catalog, Entry, Lookup, revision};
 pub use defaults::{DEFAULT_PERSONA_ID, DEFAULT_PERSONAS, InitEntry, init};

@@ -596,6 +596,7 @@ fn hot_reload_of_a_parent_updates_the_family_in_one_swap() {
         );
     let dir = tree.path("p");
     let registry = Registry::builder(&dir)
+        .default_persona("unrelated")
         .debounce(Duration::from_millis(200))
         .open()
         .expect("open");
@@ -756,7 +757,11 @@ fn a_deleted_parent_keeps_the_children_live_until_it_returns() {
         .file("p/base.toml", BASE)
         .file("p/child.toml", CHILD);
     let dir = tree.path("p");
-    let registry = Registry::open(&dir).expect("open");
+    // The default persona is the child, which stays live (its last good version).
+    let registry = Registry::builder(&dir)
+        .default_persona("child")
+        .open()
+        .expect("open");
     let events = registry.subscribe();
     fs::remove_file(dir.join("base.toml")).expect("rm");
     registry
@@ -779,7 +784,12 @@ fn a_deleted_parent_keeps_the_children_live_until_it_returns() {
         .iter()
         .map(|d| (d.code.as_str(), d.line, d.column))
         .collect();
-    assert_eq!(codes, [("extends.missing", 1, 11)]);
+    // The default persona (the child) is kept live, but, as `validate` says, no file defines
+    // it validly now.
+    assert_eq!(
+        codes,
+        [("default.missing", 1, 1), ("extends.missing", 1, 11)]
+    );
 
     fs::write(dir.join("base.toml"), BASE.replace("Be kind.", "Be back.")).expect("write");
     registry

@@ -55,7 +55,9 @@ impl Fixture {
 
     /// Opens the registry, subscribes and starts watching.
     fn watch(&self, debounce_ms: u64) -> (Registry, Receiver<Event>, Watcher) {
+        // Every fixture that watches has a `coach`: the default persona of these tests.
         let registry = Registry::builder(&self.dir)
+            .default_persona("coach")
             .debounce(Duration::from_millis(debounce_ms))
             .open()
             .expect("open the registry");
@@ -593,7 +595,10 @@ fn alias_collisions_are_reported_and_cleared_as_files_change() {
         ("coach.toml", &with_aliases("Coach", &["trainer"])),
         ("poet.toml", &persona("Poet")),
     ]);
-    let registry = Registry::open(&f.dir).expect("open");
+    let registry = Registry::builder(&f.dir)
+        .default_persona("coach")
+        .open()
+        .expect("open");
     let rx = registry.subscribe();
     // An edit that gives poet coach's alias: reported on poet, coach keeps the alias.
     f.write("poet.toml", &with_aliases("Poet", &["trainer"]));

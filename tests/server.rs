@@ -543,3 +543,98 @@ fn a_missing_directory_is_exit_2() {
     run.assert_exit(2);
     assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
 }
+
+#[test]
+fn concurrent_patches_carrying_one_revision_have_exactly_one_winner() {
+    let s = Server::start(&[]);
+    let (_, coach) = s.get("/api/personas/coach");
+    let revision = coach["revision"].as_str().expect("a revision").to_owned();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let body =
+                    format!(r#"{{"revision": "{revision}", "description": "Edit number {i}."}}"#);
+                let s = &s;
+                scope.spawn(move || s.call("PATCH", "/api/personas/coach", Some(&body), None).0)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 409).count(),
+        9,
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn delete_of_the_default_persona_is_refused_and_healthz_degrades_without_it() {
+    let s = Server::start(&[]);
+    let (status, body) = s.call("DELETE", "/api/personas/journaling-assistant", None, None);
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("default persona"),
+        "{body}"
+    );
+    assert!(s.dir().join("journaling-assistant.toml").exists());
+    let (_, health) = s.get("/healthz");
+    assert_eq!(health["status"], "ok", "{health}");
+    // Removed behind the server's back: /healthz says what validate would.
+    std::fs::remove_file(s.dir().join("journaling-assistant.toml")).expect("rm");
+    s.eventually("healthz degraded", || {
+        let (_, health) = s.get("/healthz");
+        health["status"] == "degraded"
+            && health["errors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|d| d["code"] == "default.missing"))
+    });
+}
+
+#[test]
+fn writes_racing_a_delete_are_never_a_server_error() {
+    let s = Server::start(&[]);
+    for round in 0..15 {
+        let id = format!("racer-{round}");
+        assert_eq!(
+            s.call("POST", "/api/personas", Some(&new_persona(&id)), None)
+                .0,
+            201
+        );
+        let path = format!("/api/personas/{id}");
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let s = &s;
+            let (path, id) = (&path, &id);
+            let writers: Vec<_> = (0..3)
+                .map(|i| {
+                    scope.spawn(move || {
+                        let body = format!(r#"{{"description": "Race {i}."}}"#);
+                        match i {
+                            0 => s.call("PATCH", path, Some(&body), None).0,
+                            1 => s.call("PUT", path, Some(&new_persona(id)), None).0,
+                            _ => {
+                                s.call("POST", "/api/personas", Some(&new_persona(id)), None)
+                                    .0
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let deleter = scope.spawn(move || s.call("DELETE", path, None, None).0);
+            let mut all: Vec<u16> = writers.into_iter().map(|h| h.join().unwrap()).collect();
+            all.push(deleter.join().unwrap());
+            all
+        });
+        assert!(
+            statuses.iter().all(|&c| c < 500),
+            "round {round}: {statuses:?}"
+        );
+    }
+}

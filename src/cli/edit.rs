@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use personas::{Store, check_text};
+use personas::check_text;
 
 use super::{Cli, CmdResult, Failure, Outcome, print, store_failure};
 
@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let store = Store::new(&cli.dir);
+    let store = super::store(cli);
     let path = store
         .path_of(&args.id)
         .map_err(|e| store_failure(e, false))?

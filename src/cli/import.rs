@@ -38,7 +38,7 @@ enum Target {
 }
 
 pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
-    let store = Store::new(&cli.dir);
+    let store = super::store(cli);
     let mut failed = 0;
     let mut io_failed = 0;
     for file in &args.files {
@@ -106,7 +106,7 @@ fn import_one(store: &Store, file: &PathBuf) -> Result<PathBuf, Failure> {
 }
 
 pub fn export(cli: &Cli, args: &ExportArgs) -> CmdResult {
-    let store = Store::new(&cli.dir);
+    let store = super::store(cli);
     let path = store
         .path_of(&args.id)
         .map_err(|e| store_failure(e, false))?

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use personas::{ModelSettings, Persona, Store, check_file};
+use personas::{ModelSettings, Persona, check_file};
 
 use super::{Cli, CmdResult, Failure, Outcome, print, store_failure};
 
@@ -56,7 +56,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let store = Store::new(&cli.dir);
+    let store = super::store(cli);
     let mut persona = match &args.from {
         Some(from) => {
             let path = store

@@ -147,25 +147,7 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
 }
 
 fn find<'c>(cli: &Cli, catalog: &'c Catalog, id: &str) -> Result<&'c Entry, Failure> {
-    if let Some(entry) = catalog.find(id) {
-        return Ok(entry);
-    }
-    let broken: Vec<_> = catalog
-        .diagnostics
-        .iter()
-        .filter(|d| personas::stem_id(&d.path).as_deref() == Some(id))
-        .collect();
-    if broken.is_empty() {
-        return Err(
-            Failure::invalid(format!("no persona `{id}` in {}", cli.dir.display()))
-                .hint("`personactl list --all` shows every persona"),
-        );
-    }
-    let mut err = std::io::stderr().lock();
-    for d in broken {
-        let _ = personas::write_diagnostic(&mut err, d, false);
-    }
-    Err(Failure::invalid(format!("persona `{id}` is invalid")))
+    super::find_persona(cli, catalog, id)
 }
 
 /// A snapshot of a directory with errors would silently leave personas out: refuse.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
-use personas::{Catalog, Entry, Lookup, SessionBackend, SessionError, SessionStore};
+use personas::{Catalog, Entry, SessionBackend, SessionError, SessionStore};
 use serde::Serialize;
 
 use super::{Cli, CmdResult, Failure, Outcome, dir_failure, print};
@@ -113,13 +113,7 @@ fn open(backend: &SessionBackend, session: &str) -> Result<Box<dyn SessionStore>
 fn link(cli: &Cli, backend: &SessionBackend, session: &str, persona: &str) -> CmdResult {
     personas::check_session_id(session).map_err(failure)?;
     let catalog = Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?;
-    let Some(entry) = catalog.get(persona).or_else(|| catalog.by_alias(persona)) else {
-        return Err(Failure::invalid(format!(
-            "no persona `{persona}` in {}; nothing was written",
-            cli.dir.display()
-        ))
-        .hint("`personactl list --all` shows every persona"));
-    };
+    let entry = super::find_persona(cli, &catalog, persona)?;
     open(backend, session)?
         .link(session, entry)
         .map_err(failure)?;

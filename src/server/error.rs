@@ -54,7 +54,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { .. }
             | StoreError::HasChildren { .. }
             | StoreError::Changed { .. }
-            | StoreError::LinkOutside { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            | StoreError::LinkOutside { .. }
+            | StoreError::IsDefault { .. }
+            | StoreError::RevisionMismatch { .. } => {
+                ApiError::new(StatusCode::CONFLICT, e.to_string())
+            }
             StoreError::Invalid { diagnostics } => {
                 ApiError::invalid("the persona is not valid", diagnostics)
             }

@@ -52,7 +52,7 @@ impl AppState {
         default_persona: String,
         token: Option<String>,
     ) -> Self {
-        let store = Store::new(registry.dir());
+        let store = Store::new(registry.dir()).with_default_persona(Some(default_persona.clone()));
         AppState {
             registry,
             store,

@@ -37,33 +37,20 @@ pub(crate) fn read_limited_text(path: &Path) -> std::io::Result<String> {
 
 /// Every persona file under `root`, sorted by path: `*.toml` files at any depth, skipping
 /// hidden files and folders (names starting with `.`, such as `.git` or a ConfigMap's
-/// `..data`; symlinks at the top that point into them are followed). `root` may also be a
-/// single file, which is returned whatever its name.
+/// `..data`; symlinks at the top that point into them are followed). Symbolic links are
+/// followed only when they stay inside `root`; entries that cannot be followed are left out
+/// here and reported by the check pipeline (`Tree::from_dir`). `root` may also be a single
+/// file, which is returned whatever its name.
 ///
 /// # Errors
 ///
-/// [`Error::NotFound`] when `root` does not exist, [`Error::Io`] when a folder cannot be read.
+/// [`Error::NotFound`] when `root` does not exist, [`Error::Io`] when it cannot be read.
 pub fn discover(root: &Path) -> Result<Vec<PathBuf>, Error> {
     let meta = std::fs::metadata(root).map_err(|e| Error::io(root, e))?;
     if !meta.is_dir() {
         return Ok(vec![root.to_path_buf()]);
     }
-    let mut files = Vec::new();
-    let walker = WalkDir::new(root)
-        .follow_links(true)
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_path_buf();
-            Error::io(path, e.into())
-        })?;
-        if entry.file_type().is_file() && is_persona_file_name(entry.path()) {
-            files.push(entry.into_path());
-        }
-    }
-    files.sort();
-    Ok(files)
+    Ok(walk(root)?.0)
 }
 
 /// Whether a path names a persona file: not hidden, ending in `.toml`.
@@ -72,7 +59,7 @@ pub fn is_persona_file_name(path: &Path) -> bool {
     path.file_name().is_some_and(|n| !is_hidden(n)) && path.extension().is_some_and(|e| e == "toml")
 }
 
-fn is_hidden(name: &std::ffi::OsStr) -> bool {
+pub(crate) fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().first() == Some(&b'.')
 }
 
@@ -133,4 +120,99 @@ pub(crate) fn read_source(path: &Path) -> Result<String, Box<Diagnostic>> {
         d.snippet = Some(snippet(prefix, &(valid..valid)));
         Box::new(d)
     })
+}
+
+/// Walks `root`: persona files (following links that stay inside `root`), and a diagnostic
+/// for each entry that cannot be followed.
+pub(crate) fn walk(root: &Path) -> Result<(Vec<PathBuf>, Vec<Diagnostic>), Error> {
+    let canonical_root = root.canonicalize().map_err(|e| Error::io(root, e))?;
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    let walker = WalkDir::new(root)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let Some(path) = e.path().map(Path::to_path_buf) else {
+                    continue;
+                };
+                if e.depth() == 0 {
+                    return Err(Error::io(path, e.into()));
+                }
+                if let Some(d) = link_problem(&path, e.loop_ancestor().is_some()) {
+                    problems.push(d);
+                }
+                continue;
+            }
+        };
+        if entry.path_is_symlink() && entry.depth() > 0 {
+            // Only links whose target stays inside the personas directory are followed.
+            let inside = entry
+                .path()
+                .canonicalize()
+                .is_ok_and(|t| t.starts_with(&canonical_root));
+            if !inside {
+                if entry.file_type().is_file() && is_persona_file_name(entry.path())
+                    || entry.file_type().is_dir()
+                {
+                    problems.push(outside(entry.path()));
+                }
+                continue;
+            }
+        }
+        if entry.file_type().is_file() && is_persona_file_name(entry.path()) {
+            files.push(entry.into_path());
+        }
+    }
+    files.sort();
+    Ok((files, problems))
+}
+
+/// The diagnostic of an entry walkdir could not follow: a link loop, or a dangling link
+/// (reported only when it looks like a persona file).
+fn link_problem(path: &Path, is_loop: bool) -> Option<Diagnostic> {
+    if is_loop {
+        return Some(
+            Diagnostic::file_error(
+                path,
+                Code::IoRead,
+                "symbolic link loop: the link leads back to a folder that contains it",
+            )
+            .with_hint("remove the link, or point it at a persona file"),
+        );
+    }
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && !is_persona_file_name(path) {
+        return None;
+    }
+    let what = if is_link {
+        "dangling symbolic link: its target does not exist"
+    } else {
+        "cannot read this entry"
+    };
+    Some(
+        Diagnostic::file_error(path, Code::IoRead, what)
+            .with_hint("remove the link, or restore the file it points at"),
+    )
+}
+
+/// The diagnostic for a persona file at `path` that is (or sits under) a symbolic link
+/// leading outside the personas directory `root`: such files are never read. `None` when the
+/// file may be read.
+pub(crate) fn outside_link(root: &Path, path: &Path) -> Option<Diagnostic> {
+    let canonical_root = root.canonicalize().ok()?;
+    let target = path.canonicalize().ok()?;
+    (!target.starts_with(&canonical_root)).then(|| outside(path))
+}
+
+fn outside(path: &Path) -> Diagnostic {
+    Diagnostic::file_error(
+        path,
+        Code::IoRead,
+        "symbolic link to a place outside the personas directory: not read",
+    )
+    .with_hint("links are followed only inside the personas directory; copy the file in instead")
 }

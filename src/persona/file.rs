@@ -32,6 +32,31 @@ pub(crate) fn is_var_name(name: &str) -> bool {
 
 /// Built-in variables that a file may not declare: their values come from the persona
 /// (`persona_name`), the caller's clock (`date`) or the parent (`parent`).
+/// How a persona that `extends` another combines one of its top-level keys with its
+/// parent's. The one statement of the inheritance rules: [`PersonaFile::merge_onto`] applies
+/// them (a unit test holds it to this table) and `explain` reports origins by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inheritance {
+    /// The child's value replaces the parent's; absent, the parent's is kept (arrays are
+    /// replaced whole; `system_prompt` may include the parent's with `{{parent}}`).
+    Override,
+    /// A table merged key by key: the child's keys win, the parent's others stay
+    /// (`extensions` recursively).
+    Merge,
+    /// Never inherited: the child's own value, or none.
+    Own,
+}
+
+/// The inheritance rule of a top-level key.
+#[must_use]
+pub fn inheritance(key: &str) -> Inheritance {
+    match key {
+        "id" | "hidden" | "order" | "aliases" => Inheritance::Own,
+        "model" | "vars" | "extensions" => Inheritance::Merge,
+        _ => Inheritance::Override,
+    }
+}
+
 pub(crate) const RESERVED_VARS: [&str; 3] = ["persona_name", "date", "parent"];
 
 /// A persona file as written: a [`Persona`] whose required keys may come from a parent.
@@ -350,6 +375,56 @@ extensions = { ui = { accent = "red" }, other = [3] }
         assert_eq!(p.vars["place"], "here");
         assert_eq!(p.extensions["ui"], json!({"accent": "red", "size": 2}));
         assert_eq!(p.extensions["other"], json!([3]));
+    }
+
+    /// `merge_onto` follows [`inheritance`] for every key of the format: a child that sets
+    /// nothing inherits exactly the keys the table says are inherited.
+    #[test]
+    fn merge_follows_the_inheritance_table_for_every_key() {
+        let base = file(
+            r#"
+id = "base"
+schema_version = 1
+name = "Base"
+description = "d"
+icon = "i"
+system_prompt = "base prompt"
+tags = ["a"]
+greeting = "hi"
+starters = ["s1"]
+hidden = true
+order = 5
+aliases = ["old-base"]
+model = { temperature = 0.5 }
+vars = { tone = "warm" }
+extensions = { ui = { accent = "teal" } }
+"#,
+        )
+        .standalone()
+        .expect("complete");
+        let merged = file("extends = \"base\"\n").merge_onto(&base);
+        let (base, merged) = (
+            serde_json::to_value(&base).expect("serialises"),
+            serde_json::to_value(&merged).expect("serialises"),
+        );
+        let schema = crate::schema::persona_schema();
+        let keys = schema["properties"].as_object().expect("properties");
+        for key in keys
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "extends" | "schema_version"))
+        {
+            let inherited = merged.get(key) == base.get(key);
+            match inheritance(key) {
+                Inheritance::Own => assert!(!inherited, "`{key}` is own-only but was inherited"),
+                Inheritance::Override | Inheritance::Merge => {
+                    assert!(
+                        inherited,
+                        "`{key}` should be inherited: {:?}",
+                        merged.get(key)
+                    );
+                }
+            }
+        }
     }
 
     #[test]

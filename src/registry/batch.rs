@@ -21,6 +21,8 @@ pub(crate) struct Batch {
     pub files: BTreeSet<PathBuf>,
     /// Paths that may be folders (created, removed or renamed): re-read what is under them.
     pub dirs: BTreeSet<PathBuf>,
+    /// A problem of the watcher to report in the status.
+    pub watch_error: Option<String>,
 }
 
 impl Batch {

@@ -5,6 +5,11 @@
 //! [`ModelSettings`] here) become the JSON Schema in `schema/persona.schema.json`, which editors
 //! and `personactl validate` both enforce.
 
+pub(crate) mod defaults;
+pub(crate) mod explain;
+pub(crate) mod file;
+pub(crate) mod vars;
+
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;

@@ -17,7 +17,7 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use crate::batch::Batch;
 use crate::error::Error;
-use crate::registry::{Changes, Registry};
+use crate::registry::Registry;
 
 enum Msg {
     Fs(notify::Result<notify::Event>),
@@ -114,15 +114,9 @@ fn run(registry: &Registry, root: &Path, mut fs: RecommendedWatcher, rx: &Receiv
                 Err(RecvTimeoutError::Timeout) => break,
             }
         }
-        let changes = Changes {
-            rescan: batch.rescan,
-            dirs: std::mem::take(&mut batch.dirs),
-            files: std::mem::take(&mut batch.files),
-            watch_error: error.take(),
-        };
-        batch = Batch::default();
+        batch.watch_error = error.take();
         // A failed reload (directory missing) is in the status; keep watching.
-        let _ = registry.apply(changes);
+        let _ = registry.apply(std::mem::take(&mut batch));
     }
 }
 

@@ -10,14 +10,9 @@ use toml::de::DeValue;
 use crate::catalog::{Catalog, Entry};
 use crate::document::{Document, Segment};
 use crate::load::read_source;
+use crate::persona_file::{Inheritance, inheritance};
 use crate::placeholders::scan;
 use crate::source::position;
-
-/// Keys a child never inherits: their origin is the persona's own file or nowhere.
-const OWN_ONLY: [&str; 4] = ["id", "hidden", "order", "aliases"];
-
-/// Tables whose keys are merged one by one (and so explained one by one).
-const MERGED_TABLES: [&str; 3] = ["model", "vars", "extensions"];
 
 /// One link of a persona's family: the persona itself first, then its parent, and so on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,7 +98,7 @@ pub fn explain(catalog: &Catalog, id: &str) -> Option<Explanation> {
     let final_value = serde_json::to_value(&*entry.persona).ok()?;
     let mut fields = Vec::new();
     for (key, value) in final_value.as_object()? {
-        let nested = MERGED_TABLES.contains(&key.as_str());
+        let nested = inheritance(key) == Inheritance::Merge;
         let subkeys: Vec<(Option<&String>, &Value)> = match value.as_object() {
             Some(table) if nested => table.iter().map(|(k, v)| (Some(k), v)).collect(),
             _ => vec![(None, value)],
@@ -112,7 +107,7 @@ pub fn explain(catalog: &Catalog, id: &str) -> Option<Explanation> {
             let path: Vec<Segment<'_>> = std::iter::once(Segment::Key(key))
                 .chain(sub.map(|s| Segment::Key(s)))
                 .collect();
-            let depth = if OWN_ONLY.contains(&key.as_str()) {
+            let depth = if inheritance(key) == Inheritance::Own {
                 1
             } else {
                 links.len()

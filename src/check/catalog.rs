@@ -4,13 +4,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
+use crate::check::{Options, Tree, assemble, check};
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
-use crate::load::discover;
 use crate::persona::Persona;
-use crate::validate::{CheckedFile, check_file, cross_file_diagnostics, resolve_checked};
+use crate::validate::CheckedFile;
 
 /// One loaded persona: its id, its file and its content.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,53 +50,27 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Loads every persona file under `dir`, on all cores.
+    /// Loads every persona file under `dir` through the one check pipeline
+    /// ([`check`](crate::check)), on all cores.
     ///
     /// # Errors
     ///
     /// [`Error::NotFound`] when `dir` does not exist, [`Error::Io`] when it cannot be listed.
     pub fn load(dir: &Path) -> Result<Self, Error> {
-        let files = discover(dir)?;
-        let checked: Vec<CheckedFile> = files.par_iter().map(|p| check_file(p)).collect();
-        Ok(Self::from_checked(checked))
+        let tree = Tree::from_dir(dir)?;
+        Ok(check(&tree, &Options::default()))
     }
 
-    /// Builds a catalog from files already checked (in path order).
+    /// Builds a catalog from files already checked on their own (in path order), through
+    /// the pipeline's second stage ([`assemble`]).
     #[must_use]
     pub fn from_checked(checked: Vec<CheckedFile>) -> Self {
-        let mut diagnostics = cross_file_diagnostics(&checked);
-        let resolution = resolve_checked(&checked);
-        diagnostics.extend(resolution.diagnostics.into_iter().map(|(_, d)| d));
-        // Parents before children: each child is merged onto its parent's resolved persona.
-        let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; checked.len()];
-        for &v in &resolution.order {
-            let file = checked[v].file.as_ref();
-            let persona = match (resolution.parent[v], file) {
-                (Some(p), Some(file)) => resolved[p].as_ref().map(|parent| file.merge_onto(parent)),
-                (None, Some(file)) => file.standalone(),
-                (_, None) => None,
-            };
-            resolved[v] = persona.map(Arc::new);
-        }
-        let mut entries = BTreeMap::new();
-        let files = checked.len();
-        for (mut c, persona) in checked.into_iter().zip(resolved) {
-            diagnostics.append(&mut c.diagnostics);
-            if let (Some(id), Some(persona)) = (c.id, persona) {
-                entries.entry(id.clone()).or_insert_with(|| Entry {
-                    id,
-                    path: c.path,
-                    revision: revision(&persona),
-                    persona,
-                });
-            }
-        }
-        diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
-        Catalog {
-            entries,
-            diagnostics,
-            files,
-        }
+        let root = checked
+            .first()
+            .and_then(|c| c.path.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        assemble(&Tree::new(root), &checked, &Options::default())
     }
 
     /// The persona with this id, or else the one that lists `id` among its `aliases`.

@@ -14,17 +14,17 @@ pub const DEFAULT_PERSONA_ID: &str = "journaling-assistant";
 pub const DEFAULT_PERSONAS: &[(&str, &str)] = &[
     (
         "journaling-assistant",
-        include_str!("../personas/journaling-assistant.toml"),
+        include_str!("../../personas/journaling-assistant.toml"),
     ),
-    ("coach", include_str!("../personas/coach.toml")),
+    ("coach", include_str!("../../personas/coach.toml")),
     (
         "story-teller",
-        include_str!("../personas/story-teller.toml"),
+        include_str!("../../personas/story-teller.toml"),
     ),
-    ("therapist", include_str!("../personas/therapist.toml")),
+    ("therapist", include_str!("../../personas/therapist.toml")),
     (
         "productivity-partner",
-        include_str!("../personas/productivity-partner.toml"),
+        include_str!("../../personas/productivity-partner.toml"),
     ),
 ];
 

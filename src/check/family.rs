@@ -52,7 +52,7 @@ pub(crate) struct Node<'a> {
 
 /// The outcome of resolving every file.
 #[derive(Debug, Default)]
-pub(crate) struct Resolution {
+pub(crate) struct Families {
     /// For each node: resolved (`true`) or not (invalid, or its family is broken).
     pub ok: Vec<bool>,
     /// For each resolved node with `extends`: the node it was resolved on.
@@ -73,7 +73,7 @@ enum State {
 
 /// Resolves every node. Nodes are in load order: when two files define one id, the first
 /// that resolves is the parent of that id's children.
-pub(crate) fn resolve(nodes: &[Node<'_>]) -> Resolution {
+pub(crate) fn resolve(nodes: &[Node<'_>]) -> Families {
     let n = nodes.len();
     let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, node) in nodes.iter().enumerate() {
@@ -81,7 +81,7 @@ pub(crate) fn resolve(nodes: &[Node<'_>]) -> Resolution {
             by_id.entry(id).or_default().push(i);
         }
     }
-    let mut r = Resolution {
+    let mut r = Families {
         ok: vec![false; n],
         parent: vec![None; n],
         order: Vec::with_capacity(n),
@@ -210,7 +210,7 @@ enum Step {
 /// Ends node `v` (the top of the stack): on success, its pending placeholders are checked
 /// against its ancestors' `[vars]`.
 fn finish(
-    r: &mut Resolution,
+    r: &mut Families,
     state: &mut [State],
     stack: &mut Vec<(usize, usize)>,
     nodes: &[Node<'_>],

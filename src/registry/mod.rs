@@ -1,6 +1,14 @@
 //! [`Registry`]: the personas of a directory as lock-free snapshots, reloaded incrementally,
 //! keeping the last good version of every file that turns invalid.
 
+pub(crate) mod batch;
+
+use batch::Batch;
+pub(crate) mod events;
+pub(crate) mod reload;
+pub(crate) mod snapshot;
+pub(crate) mod watch;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -13,7 +21,7 @@ use crate::defaults::DEFAULT_PERSONA_ID;
 use crate::error::Error;
 use crate::events::{Event, Status};
 use crate::load::{discover, is_persona_file_name};
-use crate::reload::State;
+use crate::reload::ReloadState;
 use crate::snapshot::Snapshot;
 use crate::watch::Watcher;
 
@@ -38,7 +46,7 @@ pub(crate) struct Shared {
     dir: Arc<Path>,
     current: ArcSwap<Snapshot>,
     status: ArcSwap<Status>,
-    state: Mutex<State>,
+    state: Mutex<ReloadState>,
     subscribers: Mutex<Vec<Sender<Event>>>,
     pub(crate) debounce: Duration,
     pub(crate) max_batch_wait: Duration,
@@ -88,7 +96,7 @@ impl RegistryBuilder {
         let files = discover(&self.dir)?;
         let dir: Arc<Path> = Arc::from(self.dir.as_path());
         let empty = Snapshot::empty(Arc::clone(&dir), Arc::from(self.default_persona.as_str()));
-        let mut state = State::default();
+        let mut state = ReloadState::new(&self.dir, Some(&self.default_persona));
         let mut snapshot = match state.apply(&empty, files.into_iter().collect()) {
             Some(applied) => applied.snapshot,
             None => empty,
@@ -115,19 +123,6 @@ impl RegistryBuilder {
             }),
         })
     }
-}
-
-/// What to re-read in a reload.
-#[derive(Debug, Default)]
-pub(crate) struct Changes {
-    /// Everything.
-    pub rescan: bool,
-    /// These folders (everything under them, known or new).
-    pub dirs: BTreeSet<PathBuf>,
-    /// These files.
-    pub files: BTreeSet<PathBuf>,
-    /// A problem of the watcher to report in the status.
-    pub watch_error: Option<String>,
 }
 
 impl Registry {
@@ -202,9 +197,9 @@ impl Registry {
     /// [`Error::NotFound`] when the directory is gone (the snapshot is kept), [`Error::Io`]
     /// when it cannot be listed.
     pub fn reload(&self) -> Result<u64, Error> {
-        self.apply(Changes {
+        self.apply(Batch {
             rescan: true,
-            ..Changes::default()
+            ..Batch::default()
         })
     }
 
@@ -217,9 +212,9 @@ impl Registry {
     /// As [`Registry::reload`].
     pub fn reload_paths<P: AsRef<Path>>(&self, paths: &[P]) -> Result<u64, Error> {
         let files = paths.iter().filter_map(|p| self.relative(p.as_ref()));
-        self.apply(Changes {
+        self.apply(Batch {
             files: files.collect(),
-            ..Changes::default()
+            ..Batch::default()
         })
     }
 
@@ -236,7 +231,7 @@ impl Registry {
     }
 
     /// Applies one batch of changes (paths relative to the directory) as one swap.
-    pub(crate) fn apply(&self, changes: Changes) -> Result<u64, Error> {
+    pub(crate) fn apply(&self, changes: Batch) -> Result<u64, Error> {
         let shared = &*self.shared;
         let mut state = lock(&shared.state);
         let old = shared.current.load_full();
@@ -286,7 +281,7 @@ impl Registry {
         Ok(snapshot.generation)
     }
 
-    fn set_status(&self, state: &State, snapshot: &Snapshot, watch_error: Option<String>) {
+    fn set_status(&self, state: &ReloadState, snapshot: &Snapshot, watch_error: Option<String>) {
         let errors = state.errors();
         self.shared.status.store(Arc::new(Status {
             generation: snapshot.generation,

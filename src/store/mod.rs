@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::catalog::Catalog;
+use crate::check::{Options, Tree, assemble, check_files, new_errors};
+use crate::defaults::DEFAULT_PERSONA_ID;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::load::discover;
 use crate::persona::{Persona, is_valid_id};
-use rayon::prelude::*;
-
-use crate::validate::{CheckedFile, check_file, check_text, resolve_checked, stem_id};
+use crate::validate::{CheckedFile, check_text, stem_id};
 
 mod toml_text;
 
@@ -86,6 +87,22 @@ pub enum StoreError {
         /// Where it leads.
         target: PathBuf,
     },
+    /// The persona is the default persona: sessions without a persona fall back to it.
+    #[error("`{id}` is the default persona: sessions without a persona fall back to it")]
+    IsDefault {
+        /// The persona asked for.
+        id: String,
+    },
+    /// The persona changed since the revision the caller last read (a failed precondition).
+    #[error("persona `{id}` changed since revision {expected} (now {current})")]
+    RevisionMismatch {
+        /// The persona.
+        id: String,
+        /// The revision the caller expected.
+        expected: String,
+        /// The revision on disk now.
+        current: String,
+    },
     /// Reading or writing failed.
     #[error(transparent)]
     Io(#[from] Error),
@@ -95,13 +112,26 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    default_persona: Option<String>,
 }
 
 impl Store {
-    /// A store over the personas directory `dir` (created on the first write if missing).
+    /// A store over the personas directory `dir` (created on the first write if missing),
+    /// guarding the default persona `journaling-assistant`.
     #[must_use]
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Store { dir: dir.into() }
+        Store {
+            dir: dir.into(),
+            default_persona: Some(DEFAULT_PERSONA_ID.to_owned()),
+        }
+    }
+
+    /// The default persona this store guards: it cannot be deleted or renamed, and a write
+    /// that would leave the directory without it is refused (`None`: no guard).
+    #[must_use]
+    pub fn with_default_persona(mut self, id: Option<String>) -> Self {
+        self.default_persona = id;
+        self
     }
 
     /// The personas directory.
@@ -166,7 +196,7 @@ impl Store {
             });
         }
         let path = self.dir.join(format!("{id}.toml"));
-        self.validated(&path, text)?;
+        self.verdict(&[(&path, text)], &[], None)?;
         write_atomic(&path, text, true).map_err(|e| match e {
             WriteError::Exists => StoreError::Conflict {
                 id: id.to_owned(),
@@ -199,9 +229,25 @@ impl Store {
     ///
     /// As [`Store::replace`].
     pub fn replace_value(&self, id: &str, fields: &Value) -> Result<PathBuf, StoreError> {
+        self.replace_value_if(id, fields, None)
+    }
+
+    /// [`Store::replace_value`], only if the persona's revision is still `revision` (checked
+    /// under the store lock, with the write: of concurrent writers holding one revision,
+    /// exactly one wins).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::replace`], and [`StoreError::RevisionMismatch`].
+    pub fn replace_value_if(
+        &self,
+        id: &str,
+        fields: &Value,
+        revision: Option<&str>,
+    ) -> Result<PathBuf, StoreError> {
         toml_text::check_representable(fields)
             .map_err(|e| e.into_store_error(&self.dir.join(format!("{id}.toml"))))?;
-        self.edit(id, |doc| {
+        self.edit_if(id, revision, |doc| {
             toml_text::apply(doc, fields);
             Ok(())
         })
@@ -214,7 +260,22 @@ impl Store {
     ///
     /// As [`Store::replace`].
     pub fn patch_value(&self, id: &str, patch: &Value) -> Result<PathBuf, StoreError> {
-        self.edit(id, |doc| {
+        self.patch_value_if(id, patch, None)
+    }
+
+    /// [`Store::patch_value`], only if the persona's revision is still `revision` (see
+    /// [`Store::replace_value_if`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::replace`], and [`StoreError::RevisionMismatch`].
+    pub fn patch_value_if(
+        &self,
+        id: &str,
+        patch: &Value,
+        revision: Option<&str>,
+    ) -> Result<PathBuf, StoreError> {
+        self.edit_if(id, revision, |doc| {
             let mut current = toml_text::current_json(doc);
             merge_patch(&mut current, patch);
             toml_text::check_representable(&current)
@@ -261,7 +322,7 @@ impl Store {
         check_id(id)?;
         let _lock = self.lock()?;
         let path = self.existing(id)?;
-        self.validated(&path, text)?;
+        self.verdict(&[(&path, text)], &[], None)?;
         self.write_over(&path, text)?;
         Ok(path)
     }
@@ -286,7 +347,7 @@ impl Store {
         if now != expected.as_bytes() {
             return Err(StoreError::Changed { path });
         }
-        self.validated(&path, text)?;
+        self.verdict(&[(&path, text)], &[], None)?;
         self.write_over(&path, text)?;
         Ok(path)
     }
@@ -314,18 +375,25 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`StoreError::NotFound`], [`StoreError::Io`].
+    /// [`StoreError::NotFound`], [`StoreError::IsDefault`], [`StoreError::HasChildren`],
+    /// [`StoreError::Invalid`] (the directory would have new errors), [`StoreError::Io`].
     pub fn delete(&self, id: &str) -> Result<PathBuf, StoreError> {
+        self.delete_if(id, None)
+    }
+
+    /// [`Store::delete`], only if the persona's revision is still `revision` (see
+    /// [`Store::replace_value_if`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete`], and [`StoreError::RevisionMismatch`].
+    pub fn delete_if(&self, id: &str, revision: Option<&str>) -> Result<PathBuf, StoreError> {
         check_id(id)?;
+        self.guard_default(id)?;
         let _lock = self.lock()?;
         let path = self.existing(id)?;
-        let children = self.children_of(id, &path)?;
-        if !children.is_empty() {
-            return Err(StoreError::HasChildren {
-                id: id.to_owned(),
-                children,
-            });
-        }
+        self.verdict(&[], &[&path], Some((id, revision)))
+            .map_err(|e| children_error(e, id))?;
         std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
         sync_parent(&path).map_err(StoreError::Io)?;
         Ok(path)
@@ -334,13 +402,19 @@ impl Store {
     /// Renames persona `old` to `new` in the same folder, adding `old` to its `aliases` so
     /// that sessions linked to the old id still resolve to it.
     ///
+    /// The rename is made so that a crash at any point leaves one file, never two: first the
+    /// old file gets its new content (with `old` among its aliases, valid under either name),
+    /// then one `rename(2)` moves it, then an `id` key, if the file has one, is updated.
+    ///
     /// # Errors
     ///
     /// [`StoreError::NotFound`] for `old`, [`StoreError::Conflict`] when `new` exists,
-    /// [`StoreError::Invalid`], [`StoreError::Io`].
+    /// [`StoreError::IsDefault`], [`StoreError::Invalid`] (e.g. other personas extend `old`),
+    /// [`StoreError::Io`].
     pub fn rename(&self, old: &str, new: &str) -> Result<PathBuf, StoreError> {
         check_id(old)?;
         check_id(new)?;
+        self.guard_default(old)?;
         let _lock = self.lock()?;
         let old_path = self.existing(old)?;
         if let Some(path) = self.path_of(new)? {
@@ -355,16 +429,25 @@ impl Store {
         toml_text::renamed(&mut doc, old, new);
         let new_path = old_path.with_file_name(format!("{new}.toml"));
         let new_text = doc.to_string();
-        self.validated(&new_path, &new_text)?;
-        write_atomic(&new_path, &new_text, true).map_err(|e| match e {
-            WriteError::Exists => StoreError::Conflict {
+        self.verdict(&[(&new_path, &new_text)], &[&old_path], None)
+            .map_err(|e| children_error(e, old))?;
+        // Step 1: the content, under the old name (an `id` key would not match it yet).
+        let had_id = doc.remove("id").is_some();
+        write_atomic(&old_path, &doc.to_string(), false).map_err(WriteError::into_store)?;
+        // Step 2: one atomic move (the store lock keeps other personactl writers out; the
+        // existence check above is repeated to narrow the window for anyone else).
+        if new_path.exists() {
+            return Err(StoreError::Conflict {
                 id: new.to_owned(),
-                path: new_path.clone(),
-            },
-            WriteError::Io(e) => StoreError::Io(e),
-        })?;
-        std::fs::remove_file(&old_path).map_err(|e| Error::io(&old_path, e))?;
-        sync_parent(&old_path).map_err(StoreError::Io)?;
+                path: new_path,
+            });
+        }
+        std::fs::rename(&old_path, &new_path).map_err(|e| Error::io(&new_path, e))?;
+        sync_parent(&new_path).map_err(StoreError::Io)?;
+        // Step 3: the `id` key, when the file had one.
+        if had_id {
+            write_atomic(&new_path, &new_text, false).map_err(WriteError::into_store)?;
+        }
         Ok(new_path)
     }
 
@@ -374,6 +457,16 @@ impl Store {
         id: &str,
         change: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), StoreError>,
     ) -> Result<PathBuf, StoreError> {
+        self.edit_if(id, None, change)
+    }
+
+    /// Read-modify-write under the store lock, with an optional revision precondition.
+    fn edit_if(
+        &self,
+        id: &str,
+        revision: Option<&str>,
+        change: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), StoreError>,
+    ) -> Result<PathBuf, StoreError> {
         check_id(id)?;
         let _lock = self.lock()?;
         let path = self.existing(id)?;
@@ -381,68 +474,86 @@ impl Store {
         let mut doc = toml_text::parse(&path, &text)?;
         change(&mut doc)?;
         let new_text = doc.to_string();
+        if new_text == text && revision.is_none() {
+            return Ok(path);
+        }
+        self.verdict(&[(&path, &new_text)], &[], Some((id, revision)))?;
         if new_text == text {
             return Ok(path);
         }
-        self.validated(&path, &new_text)?;
         self.write_over(&path, &new_text)?;
         Ok(path)
     }
 
-    /// Validates `text` as the file at `path` would be: on its own, and, when it extends
-    /// another persona or uses a variable only an ancestor can declare, within its family in
-    /// the directory (a missing or invalid parent, a cycle, an undeclared variable).
-    fn validated(&self, path: &Path, text: &str) -> Result<(), StoreError> {
-        let checked = check_text(path, text);
-        if !checked.is_valid() {
-            return Err(StoreError::Invalid {
-                diagnostics: checked.diagnostics,
-            });
-        }
-        if checked.links.extends.is_none() && checked.links.pending.is_empty() {
-            return Ok(());
-        }
-        let others = self.others(path)?;
-        let mut files: Vec<CheckedFile> = others.par_iter().map(|p| check_file(p)).collect();
-        files.push(checked);
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        let family: Vec<Diagnostic> = resolve_checked(&files)
-            .diagnostics
-            .into_iter()
-            .filter(|(i, _)| files[*i].path == path)
-            .map(|(_, d)| d)
-            .collect();
-        if family.is_empty() {
-            Ok(())
+    /// Checks a proposed change exactly as `personactl validate` would check the directory
+    /// after it, through the one check pipeline: the tree on disk with `writes` put in place
+    /// and `removes` left out. Refused when the change would add an error (every error of a
+    /// written file, and each error elsewhere the directory did not have before), or when
+    /// `precondition` names a persona whose revision is no longer the one given. Called
+    /// under the store lock, so the check and the write see the same directory.
+    fn verdict(
+        &self,
+        writes: &[(&Path, &str)],
+        removes: &[&Path],
+        precondition: Option<(&str, Option<&str>)>,
+    ) -> Result<Catalog, StoreError> {
+        let base = if self.dir.exists() {
+            Tree::from_dir(&self.dir)?
         } else {
-            Err(StoreError::Invalid {
-                diagnostics: family,
-            })
+            Tree::new(&self.dir)
+        };
+        let options = Options {
+            default_persona: self.default_persona.clone(),
+        };
+        let files = check_files(&base);
+        let before = assemble(&base, &files, &options);
+        if let Some((id, Some(expected))) = precondition {
+            let current = before
+                .entries
+                .get(id)
+                .map_or("none", |e| e.revision.as_str());
+            if current != expected {
+                return Err(StoreError::RevisionMismatch {
+                    id: id.to_owned(),
+                    expected: expected.to_owned(),
+                    current: current.to_owned(),
+                });
+            }
         }
-    }
-
-    /// Every persona file in the directory but `path` (none if the directory is missing).
-    fn others(&self, path: &Path) -> Result<Vec<PathBuf>, StoreError> {
-        if !self.dir.exists() {
-            return Ok(Vec::new());
-        }
-        Ok(discover(&self.dir)?
-            .into_iter()
-            .filter(|p| p != path)
-            .collect())
-    }
-
-    /// The ids of the personas whose `extends` names `id`.
-    fn children_of(&self, id: &str, path: &Path) -> Result<Vec<String>, StoreError> {
-        let others = self.others(path)?;
-        let mut children: Vec<String> = others
-            .par_iter()
-            .map(|p| check_file(p))
-            .filter(|c| c.links.extends.as_ref().is_some_and(|e| e.id == id))
-            .filter_map(|c| c.id)
+        let mut proposed = base;
+        let changed: Vec<&Path> = writes
+            .iter()
+            .map(|(p, _)| *p)
+            .chain(removes.iter().copied())
             .collect();
-        children.sort();
-        Ok(children)
+        for (path, text) in writes {
+            proposed.insert(*path, *text);
+        }
+        for path in removes {
+            proposed.remove(path);
+        }
+        // Files the change does not touch keep their first-stage results.
+        let mut after_files: Vec<CheckedFile> = files
+            .into_iter()
+            .filter(|c| !changed.contains(&c.path.as_path()))
+            .collect();
+        after_files.extend(writes.iter().map(|(p, t)| check_text(p, t)));
+        after_files.sort_by(|a, b| a.path.cmp(&b.path));
+        let after = assemble(&proposed, &after_files, &options);
+        let written: Vec<&Path> = writes.iter().map(|(p, _)| *p).collect();
+        let added = new_errors(&before, &after, &written);
+        if added.is_empty() {
+            Ok(after)
+        } else {
+            Err(StoreError::Invalid { diagnostics: added })
+        }
+    }
+
+    fn guard_default(&self, id: &str) -> Result<(), StoreError> {
+        if self.default_persona.as_deref() == Some(id) {
+            return Err(StoreError::IsDefault { id: id.to_owned() });
+        }
+        Ok(())
     }
 
     fn existing(&self, id: &str) -> Result<PathBuf, StoreError> {
@@ -450,19 +561,52 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })
     }
 
-    /// An exclusive advisory lock on `DIR/.personactl.lock`, serialising read-modify-write
-    /// cycles of every personactl process (the file is hidden, so never read as a persona).
+    /// An exclusive advisory lock on the personas directory itself (`flock(2)` on the
+    /// folder), serialising read-modify-write cycles of every personactl process without
+    /// leaving a file of its own in the directory.
     fn lock(&self) -> Result<File, StoreError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let path = self.dir.join(".personactl.lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        #[cfg(unix)]
+        let (path, file) = (self.dir.clone(), File::open(&self.dir));
+        #[cfg(not(unix))]
+        let (path, file) = {
+            // Folders cannot be opened as files here: a hidden lock file instead.
+            let path = self.dir.join(".personactl.lock");
+            let file = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path);
+            (path, file)
+        };
+        let file = file.map_err(|e| Error::io(&path, e))?;
         file.lock().map_err(|e| Error::io(&path, e))?;
         Ok(file)
+    }
+}
+
+/// A refusal only because other personas extend `id` (their `extends` would dangle) is
+/// [`StoreError::HasChildren`], naming them.
+fn children_error(e: StoreError, id: &str) -> StoreError {
+    match e {
+        StoreError::Invalid { diagnostics }
+            if !diagnostics.is_empty()
+                && diagnostics
+                    .iter()
+                    .all(|d| d.code == crate::diagnostic::Code::ExtendsMissing) =>
+        {
+            let mut children: Vec<String> = diagnostics
+                .iter()
+                .filter_map(|d| stem_id(&d.path))
+                .collect();
+            children.sort();
+            children.dedup();
+            StoreError::HasChildren {
+                id: id.to_owned(),
+                children,
+            }
+        }
+        other => other,
     }
 }
 

@@ -6,19 +6,18 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::bounded::Bounded;
+use crate::check::{Options as CheckOptions, Tree, check};
 use crate::diagnostic::{Code, Diagnostic, Related};
 use crate::document::{Document, Segment};
 use crate::error::Error;
-use crate::load::{discover, read_source};
+use crate::load::read_source;
 use serde_json::Value;
 
 use crate::persona::{Persona, is_valid_id};
 use crate::persona_file::{PersonaFile, RESERVED_VARS};
 use crate::placeholders::{BUILT_INS, Token, scan};
-use crate::resolve::{ExtendsRef, Links, Node, Pending, Resolution, resolve};
+use crate::resolve::{ExtendsRef, Families, Links, Node, Pending, resolve};
 use crate::source::{position, snippet};
 use crate::violations::{schema_diagnostics, type_diagnostic};
 
@@ -72,21 +71,28 @@ impl CheckedFile {
     }
 }
 
+impl CheckedFile {
+    /// A file that could not be read: its only diagnostic says why.
+    pub(crate) fn unreadable(path: &Path, diagnostic: Diagnostic) -> CheckedFile {
+        CheckedFile {
+            path: path.to_path_buf(),
+            id: stem_id(path),
+            persona: None,
+            file: None,
+            diagnostics: vec![diagnostic],
+            anchors: Anchors::default(),
+            links: Links::default(),
+            valid_alone: false,
+        }
+    }
+}
+
 /// Reads and checks one persona file on its own.
 #[must_use]
 pub fn check_file(path: &Path) -> CheckedFile {
     match read_source(path) {
         Ok(text) => check_text(path, &text),
-        Err(d) => CheckedFile {
-            path: path.to_path_buf(),
-            id: stem_id(path),
-            persona: None,
-            file: None,
-            diagnostics: vec![*d],
-            anchors: Anchors::default(),
-            links: Links::default(),
-            valid_alone: false,
-        },
+        Err(d) => CheckedFile::unreadable(path, *d),
     }
 }
 
@@ -210,7 +216,7 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
 }
 
 /// Resolves the families of checked files (in path order).
-pub(crate) fn resolve_checked(files: &[CheckedFile]) -> Resolution {
+pub(crate) fn resolve_checked(files: &[CheckedFile]) -> Families {
     let nodes: Vec<Node<'_>> = files
         .iter()
         .map(|c| Node {
@@ -513,63 +519,105 @@ impl Report {
 /// What to check, beyond each file on its own.
 #[derive(Debug, Clone, Default)]
 pub struct ValidateOptions {
-    /// Report `default.missing` when no checked file defines this id.
+    /// Report `default.missing` when the whole personas directory is checked and no file
+    /// defines this id.
     pub default_persona: Option<String>,
+    /// The personas directory: named files and folders inside it are checked in its context
+    /// (their parents, and the ids and aliases of the other files), reporting only their own
+    /// diagnostics. Paths outside it are checked as trees of their own.
+    pub dir: Option<PathBuf>,
 }
 
-/// Validates persona files and folders (folders recursively), on all cores.
+/// Validates persona files and folders (folders recursively), on all cores, through the one
+/// check pipeline ([`check`](crate::check)).
 ///
 /// # Errors
 ///
 /// [`Error`] when a named path does not exist or a folder cannot be listed. Problems in files,
 /// including unreadable files, are diagnostics in the report.
 pub fn validate_paths(paths: &[PathBuf], options: &ValidateOptions) -> Result<Report, Error> {
-    let mut files = Vec::new();
+    let canonical_dir = options.dir.as_ref().and_then(|d| d.canonicalize().ok());
+    let mut report = Report::default();
+    // Named paths inside the personas directory: (canonical path, as named).
+    let mut in_dir: Vec<(PathBuf, PathBuf)> = Vec::new();
     for p in paths {
-        files.extend(discover(p)?);
-    }
-    files.sort();
-    files.dedup();
-    let mut checked: Vec<CheckedFile> = files
-        .par_iter()
-        .map(|p| {
-            let mut c = check_file(p);
-            // The report needs only the diagnostics and the links: keep memory flat.
-            c.persona = None;
-            if c.file.take().is_some() && !c.diagnostics.iter().any(Diagnostic::is_error) {
-                c.valid_alone = true;
+        let canonical = p.canonicalize().map_err(|e| Error::io(p, e))?;
+        match &canonical_dir {
+            Some(dir) if canonical.starts_with(dir) => in_dir.push((canonical, p.clone())),
+            _ => {
+                let tree = Tree::from_dir(p)?;
+                let whole = options.dir.is_none();
+                let opts = CheckOptions {
+                    default_persona: options.default_persona.clone().filter(|_| whole),
+                };
+                let catalog = check(&tree, &opts);
+                report.files += catalog.files;
+                report.diagnostics.extend(catalog.diagnostics);
             }
-            c
-        })
-        .collect();
-    let mut diagnostics: Vec<Diagnostic> = cross_file_diagnostics(&checked);
-    diagnostics.extend(
-        resolve_checked(&checked)
-            .diagnostics
-            .into_iter()
-            .map(|(_, d)| d),
-    );
-    if let Some(default) = &options.default_persona
-        && !checked.iter().any(|c| c.id.as_deref() == Some(default))
+        }
+    }
+    if let (Some(dir), Some(canonical_dir)) = (&options.dir, &canonical_dir)
+        && !in_dir.is_empty()
     {
-        let root = paths.first().map_or_else(PathBuf::new, Clone::clone);
-        diagnostics.push(
-            Diagnostic::file_error(
-                &root,
-                Code::DefaultMissing,
-                format!("the default persona `{default}` does not exist"),
+        let whole = in_dir.iter().any(|(c, _)| c == canonical_dir);
+        let mut tree = Tree::from_dir(dir)?;
+        let catalog = if whole {
+            check(
+                &tree,
+                &CheckOptions {
+                    default_persona: options.default_persona.clone(),
+                },
             )
-            .with_hint(format!(
-                "add `{default}.toml`, or choose another default with --default-persona"
-            )),
-        );
+        } else {
+            // Each named path, as the tree spells it: named files join the tree if discovery
+            // left them out (any file can be named, whatever its name).
+            let mut selected: Vec<(PathBuf, PathBuf)> = Vec::new();
+            let by_canonical: HashMap<PathBuf, PathBuf> = tree
+                .paths()
+                .filter_map(|t| Some((t.canonicalize().ok()?, t.to_path_buf())))
+                .collect();
+            for (canonical, named) in &in_dir {
+                if canonical.is_dir() {
+                    let rel = canonical
+                        .strip_prefix(canonical_dir)
+                        .unwrap_or(Path::new(""));
+                    selected.push((dir.join(rel), named.clone()));
+                } else {
+                    let in_tree = by_canonical.get(canonical).cloned().unwrap_or_else(|| {
+                        let rel = canonical
+                            .strip_prefix(canonical_dir)
+                            .unwrap_or(Path::new(""));
+                        dir.join(rel)
+                    });
+                    if !tree.contains(&in_tree) {
+                        tree.insert_disk(in_tree.clone());
+                    }
+                    selected.push((in_tree, named.clone()));
+                }
+            }
+            let mut catalog = check(&tree, &CheckOptions::default());
+            let files = tree
+                .paths()
+                .filter(|t| selected.iter().any(|(s, _)| t.starts_with(s)))
+                .count();
+            catalog.diagnostics.retain_mut(|d| {
+                let Some((s, named)) = selected.iter().find(|(s, _)| d.path.starts_with(s)) else {
+                    return false;
+                };
+                // A named file is reported under the name it was given.
+                if d.path == *s {
+                    d.path.clone_from(named);
+                }
+                true
+            });
+            catalog.files = files;
+            catalog
+        };
+        report.files += catalog.files;
+        report.diagnostics.extend(catalog.diagnostics);
     }
-    for c in &mut checked {
-        diagnostics.append(&mut c.diagnostics);
-    }
-    diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
-    Ok(Report {
-        files: files.len(),
-        diagnostics,
-    })
+    report
+        .diagnostics
+        .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    Ok(report)
 }

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::catalog::{Entry, revision};
+use crate::check::{default_missing, resolve_one};
 use crate::diagnostic::Diagnostic;
 use crate::events::Event;
-use crate::load::read_source;
+use crate::load::{outside_link, read_source};
 use crate::persona_file::PersonaFile;
 use crate::resolve::{Node, resolve};
 use crate::snapshot::Snapshot;
@@ -41,14 +42,13 @@ struct FileRecord {
     last_good: Option<Arc<Entry>>,
 }
 
-/// Every persona file the registry knows, in load order (`seq`): the first file loaded with
-/// an id keeps it.
+/// Every persona file the registry knows, in path order: as in a full check, the first file
+/// (in path order) that defines an id keeps it.
 #[derive(Default)]
-pub(crate) struct State {
-    records: BTreeMap<u64, FileRecord>,
-    seq_of: HashMap<PathBuf, u64>,
-    /// id → the files named after it, in load order.
-    claimants: HashMap<Arc<str>, BTreeSet<u64>>,
+pub(crate) struct ReloadState {
+    records: BTreeMap<PathBuf, FileRecord>,
+    /// id → the files named after it, in path order.
+    claimants: HashMap<Arc<str>, BTreeSet<PathBuf>>,
     /// alias → the live ids that list it.
     alias_claims: HashMap<Arc<str>, BTreeSet<Arc<str>>>,
     /// Errors across files (duplicates), by path.
@@ -56,10 +56,12 @@ pub(crate) struct State {
     /// Errors of families (`extends.*`, placeholders no ancestor declares), by path.
     family: HashMap<PathBuf, Vec<Diagnostic>>,
     /// parent id → the files that name it in `extends`.
-    children: HashMap<Arc<str>, BTreeSet<u64>>,
+    children: HashMap<Arc<str>, BTreeSet<PathBuf>>,
     /// Every error in the directory, sorted by path.
     errors: Arc<Vec<Diagnostic>>,
-    next_seq: u64,
+    /// The personas directory and the default persona, for `default.missing`.
+    root: PathBuf,
+    default_persona: Option<Arc<str>>,
 }
 
 /// What reading one candidate path found.
@@ -69,16 +71,26 @@ enum Loaded {
     Checked(Box<CheckedFile>, Option<u64>),
 }
 
-/// What [`State::apply`] produced: the next snapshot and its events, when anything changed.
+/// What [`ReloadState::apply`] produced: the next snapshot and its events, when anything changed.
 pub(crate) struct Applied {
     pub snapshot: Snapshot,
     pub events: Vec<Event>,
 }
 
-impl State {
+impl ReloadState {
+    /// An empty state for the personas directory `root`, reporting `default.missing` when
+    /// no file defines `default_persona`.
+    pub fn new(root: &Path, default_persona: Option<&str>) -> Self {
+        ReloadState {
+            root: root.to_path_buf(),
+            default_persona: default_persona.map(Arc::from),
+            ..ReloadState::default()
+        }
+    }
+
     /// Every known persona file.
     pub fn known(&self) -> impl Iterator<Item = &Path> {
-        self.seq_of.keys().map(PathBuf::as_path)
+        self.records.keys().map(PathBuf::as_path)
     }
 
     /// How many persona files are known.
@@ -98,18 +110,14 @@ impl State {
         let loaded: Vec<(PathBuf, Loaded)> = candidates
             .into_par_iter()
             .map(|p| {
-                let prev = self
-                    .seq_of
-                    .get(&p)
-                    .and_then(|s| self.records.get(s))
-                    .map(|r| r.hash);
-                let l = load(&p, prev);
+                let prev = self.records.get(&p).map(|r| r.hash);
+                let l = load(&self.root, &p, prev);
                 (p, l)
             })
             .collect();
 
         let mut touched: BTreeSet<Arc<str>> = BTreeSet::new();
-        let mut changed: Vec<u64> = Vec::new();
+        let mut changed: Vec<PathBuf> = Vec::new();
         let mut any = false;
         // Whether the rules across files may judge differently now (a file added or removed,
         // an id or alias changed or moved).
@@ -118,27 +126,25 @@ impl State {
             match l {
                 Loaded::Unchanged => {}
                 Loaded::Gone => {
-                    if let Some(seq) = self.seq_of.remove(&path) {
+                    if let Some(r) = self.records.remove(&path) {
                         any = true;
                         cross_changed = true;
                         self.family.remove(&path);
-                        if let Some(r) = self.records.remove(&seq) {
-                            self.unlink_parent(&r.skeleton, seq);
-                            if let Some(id) = r.id {
-                                self.unclaim(&id, seq);
-                                touched.insert(id);
-                            }
+                        self.unlink_parent(&r.skeleton, &path);
+                        if let Some(id) = r.id {
+                            self.unclaim(&id, &path);
+                            touched.insert(id);
                         }
                     }
                 }
                 Loaded::Checked(checked, hash) => {
                     any = true;
-                    let (seq, same) = self.record(path, *checked, hash);
+                    let same = self.record(path.clone(), *checked, hash);
                     cross_changed |= !same;
-                    if let Some(id) = self.records.get(&seq).and_then(|r| r.id.clone()) {
+                    if let Some(id) = self.records.get(&path).and_then(|r| r.id.clone()) {
                         touched.insert(id);
                     }
-                    changed.push(seq);
+                    changed.push(path);
                 }
             }
         }
@@ -228,18 +234,12 @@ impl State {
                 .flatten()
                 .any(|d| d.path == path || d.related.iter().any(|r| r.path == path))
         };
-        if cross_changed
-            || changed.iter().any(|seq| {
-                self.records
-                    .get(seq)
-                    .is_some_and(|r| involved(&r.skeleton.path))
-            })
-        {
+        if cross_changed || changed.iter().any(|p| involved(p)) {
             self.refresh_cross();
         }
         self.refresh_errors();
-        for seq in changed {
-            let Some(r) = self.records.get(&seq) else {
+        for path in changed {
+            let Some(r) = self.records.get(&path) else {
                 continue;
             };
             let cross = self.cross.get(&r.skeleton.path);
@@ -274,12 +274,25 @@ impl State {
         self.claimants
             .get(id)?
             .iter()
-            .find_map(|seq| self.records.get(seq)?.last_good.clone())
+            .find_map(|p| self.records.get(p)?.last_good.clone())
     }
 
-    fn unclaim(&mut self, id: &Arc<str>, seq: u64) {
+    /// Whether a file defines `id` validly now: valid on its own, and its family resolves.
+    fn valid_now(&self, id: &str) -> bool {
+        self.claimants.get(id).into_iter().flatten().any(|p| {
+            self.records
+                .get(p)
+                .is_some_and(|r| r.file.is_some() && !r.stale)
+                && !self
+                    .family
+                    .get(p)
+                    .is_some_and(|ds| ds.iter().any(Diagnostic::is_error))
+        })
+    }
+
+    fn unclaim(&mut self, id: &Arc<str>, path: &Path) {
         if let Some(seqs) = self.claimants.get_mut(id) {
-            seqs.remove(&seq);
+            seqs.remove(path);
             if seqs.is_empty() {
                 self.claimants.remove(id);
             }
@@ -287,32 +300,26 @@ impl State {
     }
 
     /// Stores a freshly checked file, keeping its last good version when it is invalid now.
-    /// Returns its load order, and whether the rules across files see it as before.
-    fn record(
-        &mut self,
-        path: PathBuf,
-        mut checked: CheckedFile,
-        hash: Option<u64>,
-    ) -> (u64, bool) {
+    /// Returns whether the rules across files see it as before.
+    fn record(&mut self, path: PathBuf, mut checked: CheckedFile, hash: Option<u64>) -> bool {
         let diagnostics = std::mem::take(&mut checked.diagnostics);
         checked.persona = None;
         let file = checked.file.take().map(Arc::new);
         let id: Option<Arc<str>> = checked.id.as_deref().map(Arc::from);
-        let existing = self.seq_of.get(&path).copied();
-        let seq = existing.unwrap_or_else(|| {
-            self.next_seq += 1;
-            self.seq_of.insert(path.clone(), self.next_seq);
-            self.next_seq
-        });
-        let previous = self.records.remove(&seq);
+        let previous = self.records.remove(&path);
         if let Some(p) = &previous {
-            self.unlink_parent(&p.skeleton, seq);
+            self.unlink_parent(&p.skeleton, &path);
+            if let Some(old_id) = &p.id
+                && id.as_ref() != Some(old_id)
+            {
+                self.unclaim(old_id, &path);
+            }
         }
         if let Some(parent) = checked.extends() {
             self.children
                 .entry(Arc::from(parent))
                 .or_default()
-                .insert(seq);
+                .insert(path.clone());
         }
         let same = previous
             .as_ref()
@@ -322,10 +329,10 @@ impl State {
             self.claimants
                 .entry(Arc::clone(id))
                 .or_default()
-                .insert(seq);
+                .insert(path.clone());
         }
         self.records.insert(
-            seq,
+            path,
             FileRecord {
                 id,
                 skeleton: checked,
@@ -337,14 +344,14 @@ impl State {
                 last_good,
             },
         );
-        (seq, same)
+        same
     }
 
     /// Resolves every family (a walk over the links each check kept, no parsing) and
     /// re-merges only the files that changed or whose parent's version changed. A file whose
     /// family is broken keeps its last good version. Returns the ids whose version changed.
-    fn resolve_families(&mut self, ids: &[Arc<str>], changed: &[u64]) -> Vec<Arc<str>> {
-        let seqs: Vec<u64> = self
+    fn resolve_families(&mut self, ids: &[Arc<str>], changed: &[PathBuf]) -> Vec<Arc<str>> {
+        let seqs: Vec<PathBuf> = self
             .families_of(ids, changed)
             .into_iter()
             .filter(|s| self.records.contains_key(s))
@@ -386,10 +393,7 @@ impl State {
             let (Some(file), Some(id)) = (&r.file, &r.id) else {
                 continue;
             };
-            let persona = match &parent {
-                Some(p) => Some(file.merge_onto(&p.persona)),
-                None => file.standalone(),
-            };
+            let persona = resolve_one(file, parent.as_deref().map(|p| &*p.persona));
             let Some(persona) = persona else { continue };
             let entry = match &r.last_good {
                 Some(old) if *old.persona == persona && old.path == r.skeleton.path => {
@@ -424,22 +428,22 @@ impl State {
         touched
     }
 
-    fn unlink_parent(&mut self, skeleton: &CheckedFile, seq: u64) {
+    fn unlink_parent(&mut self, skeleton: &CheckedFile, path: &Path) {
         if let Some(parent) = skeleton.extends()
             && let Some(kids) = self.children.get_mut(parent)
         {
-            kids.remove(&seq);
+            kids.remove(path);
             if kids.is_empty() {
                 self.children.remove(parent);
             }
         }
     }
 
-    /// The files whose family a change may affect, in load order: the changed files and
+    /// The files whose family a change may affect, in path order: the changed files and
     /// every file of a touched id, all their descendants, and (so that each resolves as in a
     /// whole-directory pass) all their ancestors, with every file of each parent id.
-    fn families_of(&self, ids: &[Arc<str>], changed: &[u64]) -> BTreeSet<u64> {
-        let mut set: BTreeSet<u64> = changed.iter().copied().collect();
+    fn families_of(&self, ids: &[Arc<str>], changed: &[PathBuf]) -> BTreeSet<PathBuf> {
+        let mut set: BTreeSet<PathBuf> = changed.iter().cloned().collect();
         let mut queue: Vec<Arc<str>> = ids.to_vec();
         queue.extend(
             changed
@@ -451,30 +455,30 @@ impl State {
             if !seen.insert(Arc::clone(&id)) {
                 continue;
             }
-            set.extend(self.claimants.get(&id).into_iter().flatten());
-            for &c in self.children.get(&id).into_iter().flatten() {
-                if set.insert(c)
-                    && let Some(cid) = self.records.get(&c).and_then(|r| r.id.clone())
+            set.extend(self.claimants.get(&id).into_iter().flatten().cloned());
+            for c in self.children.get(&id).into_iter().flatten() {
+                if set.insert(c.clone())
+                    && let Some(cid) = self.records.get(c).and_then(|r| r.id.clone())
                 {
                     queue.push(cid);
                 }
             }
         }
-        let mut up: Vec<u64> = set.iter().copied().collect();
+        let mut up: Vec<PathBuf> = set.iter().cloned().collect();
         while let Some(s) = up.pop() {
             let Some(parent) = self.records.get(&s).and_then(|r| r.skeleton.extends()) else {
                 continue;
             };
-            for &c in self.claimants.get(parent).into_iter().flatten() {
-                if set.insert(c) {
-                    up.push(c);
+            for c in self.claimants.get(parent).into_iter().flatten() {
+                if set.insert(c.clone()) {
+                    up.push(c.clone());
                 }
             }
         }
         set
     }
 
-    /// Recomputes the rules across files, in load order.
+    /// Recomputes the rules across files, in path order.
     fn refresh_cross(&mut self) {
         let mut cross: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
         for d in cross_file_diagnostics_in(self.records.values().map(|r| &r.skeleton)) {
@@ -493,6 +497,13 @@ impl State {
             .chain(cross.values().flatten().cloned())
             .chain(self.family.values().flatten().cloned())
             .collect();
+        // As in a full check: the default persona exists when a file defines it validly now
+        // (a last good version kept live does not count).
+        if let Some(default) = &self.default_persona
+            && !self.valid_now(default)
+        {
+            errors.push(default_missing(&self.root, default));
+        }
         errors.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
         self.errors = Arc::new(errors);
     }
@@ -500,13 +511,19 @@ impl State {
 
 /// Reads one candidate path: gone, unchanged since `prev` (the hash last read, when the file
 /// is known), or checked anew.
-fn load(path: &Path, prev: Option<Option<u64>>) -> Loaded {
+fn load(root: &Path, path: &Path, prev: Option<Option<u64>>) -> Loaded {
     if !path.is_file() {
         return if prev.is_some() {
             Loaded::Gone
         } else {
             Loaded::Unchanged
         };
+    }
+    // The symlink policy of a full check: a link leading outside the directory is not read.
+    if !root.as_os_str().is_empty()
+        && let Some(d) = outside_link(root, path)
+    {
+        return Loaded::Checked(Box::new(CheckedFile::unreadable(path, d)), None);
     }
     match read_source(path) {
         Ok(text) => {
