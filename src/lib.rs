@@ -87,7 +87,9 @@ mod sessions;
 mod store;
 
 // Short crate-internal names for modules inside the stages above.
-use check::{catalog, document, family as resolve, load, schema, source, validate, violations};
+use check::{
+    bounded, catalog, document, family as resolve, load, schema, source, validate, violations,
+};
 use persona::{defaults, explain, file as persona_file, vars as placeholders};
 use registry::{batch, events, reload, snapshot, watch};
 use report as render;
@@ -122,7 +124,9 @@ pub use sessions::{DEFAULT_CONNECT_TIMEOUT, PgStore};
 pub use sessions::{Pinned, PinnedView, Policy, Stale, Unpinned, Upgrade, stale, upgrade};
 pub use snapshot::Snapshot;
 pub use source::{Position, position};
-pub use store::{Store, StoreError, WriteOp, render_new};
+pub use store::{
+    NotToml, Store, StoreError, WriteOp, check_representable, render_new, render_value,
+};
 pub use validate::{
     CheckedFile, Report, ValidateOptions, check_file, check_text, cross_file_diagnostics, stem_id,
     validate_paths,

@@ -36,6 +36,8 @@ pub(crate) struct ExtendsRef {
 pub(crate) struct Pending {
     pub name: String,
     pub diagnostic: Diagnostic,
+    /// How many more times the file uses the same name (reported once, with the count).
+    pub more: usize,
 }
 
 /// One file as the resolver sees it.
@@ -219,6 +221,8 @@ fn finish(
     let mut ok = family_ok;
     stack.pop();
     if ok {
+        let mut listed = 0;
+        let mut unlisted: Option<(Diagnostic, usize)> = None;
         for pending in &nodes[v].links.pending {
             let mut up = parent;
             let mut declared = false;
@@ -230,9 +234,26 @@ fn finish(
                 up = r.parent[p];
             }
             if !declared {
-                r.diagnostics.push((v, pending.diagnostic.clone()));
                 ok = false;
+                // Bounded like every file's diagnostics: the first few, then a count.
+                if listed == crate::bounded::MAX_REPEATS {
+                    let (_, n) = unlisted.get_or_insert_with(|| (pending.diagnostic.clone(), 0));
+                    *n += 1;
+                    continue;
+                }
+                listed += 1;
+                let mut d = pending.diagnostic.clone();
+                if pending.more > 0 {
+                    d.message
+                        .push_str(&format!(" (and {} more uses of it)", pending.more));
+                }
+                r.diagnostics.push((v, d));
             }
+        }
+        if let Some((mut d, n)) = unlisted {
+            d.message = format!("and {n} more undeclared variables like it");
+            d.snippet = None;
+            r.diagnostics.push((v, d));
         }
     }
     let ok = ok && nodes[v].valid;

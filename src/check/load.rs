@@ -13,6 +13,28 @@ use crate::source::{position, snippet};
 /// The largest persona file read, in bytes (1 MiB). Larger files are refused unread.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
+/// The bytes of the file at `path`, at most [`MAX_FILE_BYTES`]: a longer file (or an endless
+/// one such as `/dev/zero`) is an error of kind `FileTooLarge` without reading more than one
+/// byte past the limit.
+pub(crate) fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than the {MAX_FILE_BYTES}-byte (1 MiB) limit"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_limited`] as UTF-8 text.
+pub(crate) fn read_limited_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_limited(path)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Every persona file under `root`, sorted by path: `*.toml` files at any depth, skipping
 /// hidden files and folders (names starting with `.`, such as `.git` or a ConfigMap's
 /// `..data`; symlinks at the top that point into them are followed). Symbolic links are

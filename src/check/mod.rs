@@ -12,6 +12,7 @@
 //! unsaved buffer), or texts from anywhere (a git tree). Front ends differ only in where the
 //! bytes come from.
 
+pub(crate) mod bounded;
 pub(crate) mod catalog;
 pub(crate) mod document;
 pub(crate) mod family;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::bounded::Bounded;
 use crate::check::{Options as CheckOptions, Tree, check};
 use crate::diagnostic::{Code, Diagnostic, Related};
 use crate::document::{Document, Segment};
@@ -153,9 +154,13 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
             return checked;
         }
     };
-    let schema_diags = schema_diagnostics(path, text, &doc, &instance);
-    let schema_ok = schema_diags.is_empty();
-    diags.extend(schema_diags);
+    // Every diagnostic that a file can repeat without bound goes through `sink`.
+    let mut sink = Bounded::new(path, text);
+    let schema_diags = schema_diagnostics(path, text, &doc, &instance, &mut sink);
+    let schema_ok = schema_diags.is_empty() && sink.is_empty();
+    for d in schema_diags {
+        sink.push_reserved(d);
+    }
 
     checked.anchors = Anchors {
         id: anchor_of(text, &doc, &[Segment::Key("id")]),
@@ -192,19 +197,20 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
             checked.diagnostics.push(d);
         }
     }
-    checked.links = variable_checks(path, text, &doc, &instance, &mut checked.diagnostics);
+    checked.links = variable_checks(path, text, &doc, &instance, &mut sink);
+    for d in std::mem::take(&mut checked.diagnostics) {
+        sink.push(d);
+    }
     if schema_ok {
         match serde_path_to_error::deserialize::<_, PersonaFile>(&instance) {
             Ok(file) => {
                 checked.persona = file.standalone();
                 checked.file = Some(file);
             }
-            Err(e) => checked
-                .diagnostics
-                .push(type_diagnostic(path, text, &doc, &e)),
+            Err(e) => sink.push(type_diagnostic(path, text, &doc, &e)),
         }
     }
-    checked.diagnostics.sort_by_key(|d| (d.line, d.column));
+    checked.diagnostics = sink.finish();
     checked.valid_alone = checked.is_valid();
     checked
 }
@@ -231,7 +237,7 @@ fn variable_checks(
     text: &str,
     doc: &Document<'_>,
     instance: &Value,
-    diags: &mut Vec<Diagnostic>,
+    diags: &mut Bounded<'_>,
 ) -> Links {
     let mut links = Links::default();
     let has_extends = instance.get("extends").is_some();
@@ -247,8 +253,10 @@ fn variable_checks(
             snippet: Some(snippet(text, &span)),
         });
     }
+    let mut declared = std::collections::HashSet::new();
     if let Some(vars) = instance.get("vars").and_then(Value::as_object) {
         links.vars = vars.keys().cloned().collect();
+        declared.extend(vars.keys().map(String::as_str));
         for name in vars.keys().filter(|k| RESERVED_VARS.contains(&k.as_str())) {
             let located = doc.locate([Segment::Key("vars"), Segment::Key(name)]);
             let span = located.key.unwrap_or(located.value);
@@ -258,6 +266,8 @@ fn variable_checks(
             );
         }
     }
+    // Placeholders left for an ancestor: one entry per name (index into `links.pending`).
+    let mut pending_names: HashMap<String, usize> = HashMap::new();
     for field in ["system_prompt", "greeting"] {
         let Some(value) = instance.get(field).and_then(Value::as_str) else {
             continue;
@@ -270,7 +280,8 @@ fn variable_checks(
         for (token, span) in tokens.iter().zip(spans) {
             match token {
                 Token::Escape { .. } => {}
-                Token::Malformed { problem, span: own } => diags.push(
+                Token::Malformed { .. } if !diags.reserve(Code::VarsMalformed, span.start) => {}
+                Token::Malformed { problem, span: own } => diags.push_reserved(
                     Diagnostic::at(
                         path,
                         text,
@@ -281,28 +292,48 @@ fn variable_checks(
                     .with_hint("a placeholder is `{{name}}`; write `{{{{` for a literal `{{`"),
                 ),
                 Token::Var { name, .. } => {
-                    if BUILT_INS.contains(&name.as_str()) || links.vars.contains(name) {
+                    if BUILT_INS.contains(&name.as_str()) || declared.contains(name.as_str()) {
                         continue;
                     }
                     if name == "parent" {
                         if has_extends && field == "system_prompt" {
                             continue;
                         }
-                        diags.push(
+                        if !diags.reserve(Code::VarsUndeclared, span.start) {
+                            continue;
+                        }
+                        diags.push_reserved(
                             Diagnostic::at(path, text, &span, Code::VarsUndeclared, "`{{parent}}` is only available in the `system_prompt` of a persona with `extends`")
                                 .with_hint("add `extends = \"PARENT-ID\"`, or write `{{{{parent}}` for the literal text"),
                         );
                         continue;
                     }
-                    let d = Diagnostic::at(path, text, &span, Code::VarsUndeclared, format!("undeclared variable `{name}`"))
-                        .with_hint(format!("declare it with a default under `[vars]` (`{name} = \"…\"`), or use a built-in: persona_name, date, user_name; `{{{{{{{{` writes a literal `{{{{`"));
-                    if has_extends {
+                    let undeclared = || {
+                        Diagnostic::at(path, text, &span, Code::VarsUndeclared, format!("undeclared variable `{name}`"))
+                        .with_hint(format!("declare it with a default under `[vars]` (`{name} = \"…\"`), or use a built-in: persona_name, date, user_name; `{{{{{{{{` writes a literal `{{{{`"))
+                    };
+                    if !has_extends {
+                        if diags.reserve(Code::VarsUndeclared, span.start) {
+                            diags.push_reserved(undeclared());
+                        }
+                    } else if let Some(&i) = pending_names.get(name.as_str()) {
+                        links.pending[i].more += 1;
+                    } else if pending_names.len() < MAX_PENDING_NAMES {
+                        pending_names.insert(name.clone(), links.pending.len());
                         links.pending.push(Pending {
                             name: name.clone(),
-                            diagnostic: d,
+                            diagnostic: undeclared(),
+                            more: 0,
                         });
-                    } else {
-                        diags.push(d);
+                    } else if diags.reserve(Code::VarsUndeclared, span.start) {
+                        let mut d = undeclared();
+                        d.message = format!(
+                            "`{name}`: more than {MAX_PENDING_NAMES} different variables are left for ancestors to declare"
+                        );
+                        d.hint = Some(format!(
+                            "declare the variables this persona uses under `[vars]`; at most {MAX_PENDING_NAMES} may come from its ancestors"
+                        ));
+                        diags.push_reserved(d);
                     }
                 }
             }
@@ -310,6 +341,10 @@ fn variable_checks(
     }
     links
 }
+
+/// How many different variables one persona may leave for its ancestors to declare (each
+/// ancestor declares at most 64).
+const MAX_PENDING_NAMES: usize = 256;
 
 /// Where each token of a string value is in the file. The raw source of the value is
 /// scanned (so escapes such as `\n` or `\"` before a placeholder do not shift it); when the

@@ -6,6 +6,7 @@ use jsonschema::error::ValidationErrorKind;
 use jsonschema::paths::LocationSegment;
 use serde_json::Value;
 
+use crate::bounded::Bounded;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::document::{Document, Segment, toml_type_name};
 use crate::persona::NOT_BLANK;
@@ -32,12 +33,14 @@ impl OwnedSegment {
     }
 }
 
-/// Validates `instance` against the persona schema and returns one diagnostic per problem.
+/// Validates `instance` against the persona schema and returns one diagnostic per problem,
+/// each reserved in `sink` (past its cap a problem is counted there, not built).
 pub(crate) fn schema_diagnostics(
     path: &Path,
     text: &str,
     doc: &Document<'_>,
     instance: &Value,
+    sink: &mut Bounded<'_>,
 ) -> Vec<Diagnostic> {
     let validator = crate::schema::validator();
     if validator.is_valid(instance) {
@@ -69,10 +72,25 @@ pub(crate) fn schema_diagnostics(
         if let ValidationErrorKind::AdditionalProperties { unexpected } = &v.kind {
             let table: Vec<&str> = keys_of(&v.path);
             let allowed = allowed_keys(&table);
-            for key in unexpected {
+            // In file order, so that the ones listed (before the cap) are the first ones.
+            let mut keys: Vec<(usize, &String)> = unexpected
+                .iter()
+                .map(|key| {
+                    let mut segs: Vec<Segment<'_>> =
+                        v.path.iter().map(OwnedSegment::borrow).collect();
+                    segs.push(Segment::Key(key));
+                    let located = doc.locate(segs);
+                    (located.key.unwrap_or(located.value).start, key)
+                })
+                .collect();
+            keys.sort_by_key(|(offset, _)| *offset);
+            for (offset, key) in keys {
                 let suggestion = closest(key, &allowed);
                 if let Some(s) = &suggestion {
                     meant.push((v.path.clone(), s.clone()));
+                }
+                if !sink.reserve(Code::SchemaUnknownKey, offset) {
+                    continue;
                 }
                 let mut key_path = v.path.clone();
                 key_path.push(OwnedSegment::Key(key.clone()));
@@ -87,7 +105,7 @@ pub(crate) fn schema_diagnostics(
         }
     }
     for v in &violations {
-        if let Some(d) = translate(path, text, doc, v, &meant) {
+        if let Some(d) = translate(path, text, doc, v, &meant, sink) {
             out.push(d);
         }
     }
@@ -104,6 +122,7 @@ fn translate(
     doc: &Document<'_>,
     v: &Violation,
     meant: &[(Vec<OwnedSegment>, String)],
+    sink: &mut Bounded<'_>,
 ) -> Option<Diagnostic> {
     let name = dotted(&v.path);
     let found = || {
@@ -130,13 +149,13 @@ fn translate(
         }
         ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
             if name == "schema_version" {
-                return Some(version(path, text, doc, v));
+                return version(path, text, doc, v, sink);
             }
             (Code::SchemaRange, format!("`{name}` {} is above the maximum {}", number_text(doc, v), limit_text(limit)), None, false)
         }
         ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
             if name == "schema_version" {
-                return Some(version(path, text, doc, v));
+                return version(path, text, doc, v, sink);
             }
             (Code::SchemaRange, format!("`{name}` {} is below the minimum {}", number_text(doc, v), limit_text(limit)), None, false)
         }
@@ -171,7 +190,7 @@ fn translate(
             (Code::SchemaItems, format!("`{name}` needs at least {limit} items"), None, false)
         }
         ValidationErrorKind::UniqueItems => {
-            let mut d = duplicate_item(path, text, doc, v);
+            let mut d = duplicate_item(path, text, doc, v, sink)?;
             d.message = format!("`{name}` lists the same item twice");
             return Some(d);
         }
@@ -187,7 +206,7 @@ fn translate(
             if let Some(k) = &bad {
                 target.push(OwnedSegment::Key(k.clone()));
             }
-            let mut d = at(path, text, doc, &target, Code::SchemaPattern, true);
+            let mut d = at_in(sink, path, text, doc, &target, Code::SchemaPattern, true)?;
             d.message = format!(
                 "`{}` is not a valid variable name",
                 bad.map_or_else(|| name.clone(), |k| format!("{name}.{k}"))
@@ -197,7 +216,7 @@ fn translate(
         }
         other => (Code::SchemaInvalid, format!("`{name}`: {}", other.keyword()), None, false),
     };
-    let mut d = at(path, text, doc, &v.path, code, on_key);
+    let mut d = at_in(sink, path, text, doc, &v.path, code, on_key)?;
     d.message = message;
     d.hint = hint;
     Some(d)
@@ -234,30 +253,64 @@ pub(crate) fn type_diagnostic(
     d
 }
 
-fn version(path: &Path, text: &str, doc: &Document<'_>, v: &Violation) -> Diagnostic {
-    let mut d = at(path, text, doc, &v.path, Code::SchemaVersion, false);
+fn version(
+    path: &Path,
+    text: &str,
+    doc: &Document<'_>,
+    v: &Violation,
+    sink: &mut Bounded<'_>,
+) -> Option<Diagnostic> {
+    let mut d = at_in(sink, path, text, doc, &v.path, Code::SchemaVersion, false)?;
     d.message = format!(
         "unsupported schema_version {}; this personactl reads version {}",
         number_text(doc, v),
         crate::persona::SCHEMA_VERSION
     );
     d.hint = Some("upgrade personactl, or set `schema_version = 1`".to_owned());
-    d
+    Some(d)
 }
 
 /// For a `uniqueItems` violation: point at the first item that repeats an earlier one.
-fn duplicate_item(path: &Path, text: &str, doc: &Document<'_>, v: &Violation) -> Diagnostic {
+fn duplicate_item(
+    path: &Path,
+    text: &str,
+    doc: &Document<'_>,
+    v: &Violation,
+    sink: &mut Bounded<'_>,
+) -> Option<Diagnostic> {
     let segs: Vec<Segment<'_>> = v.path.iter().map(OwnedSegment::borrow).collect();
     let mut target = v.path.clone();
     if let Some(items) = doc.value_at(&segs).and_then(|a| a.as_array()) {
-        let strs: Vec<Option<&str>> = items.iter().map(|i| i.get_ref().as_str()).collect();
-        if let Some(i) =
-            (1..strs.len()).find(|&i| strs[i].is_some() && strs[..i].contains(&strs[i]))
+        // The first repeat, in one pass (a long list must not cost the square of its length).
+        let mut seen = std::collections::HashSet::new();
+        if let Some(i) = items
+            .iter()
+            .map(|i| i.get_ref().as_str())
+            .position(|s| s.is_some_and(|s| !seen.insert(s)))
         {
             target.push(OwnedSegment::Index(i));
         }
     }
-    at(path, text, doc, &target, Code::SchemaUnique, false)
+    at_in(sink, path, text, doc, &target, Code::SchemaUnique, false)
+}
+
+/// [`at`], when `sink` still has room for a diagnostic of `code` (else it only counts it).
+fn at_in(
+    sink: &mut Bounded<'_>,
+    path: &Path,
+    text: &str,
+    doc: &Document<'_>,
+    segs: &[OwnedSegment],
+    code: Code,
+    on_key: bool,
+) -> Option<Diagnostic> {
+    let located = doc.locate(segs.iter().map(OwnedSegment::borrow));
+    let span = match located.key {
+        Some(key) if on_key => key,
+        _ => located.value,
+    };
+    sink.reserve(code, span.start)
+        .then(|| Diagnostic::at(path, text, &span, code, String::new()))
 }
 
 /// A diagnostic located at `segs`: at its key when `on_key` (unknown keys), else at its value.
@@ -305,14 +358,46 @@ fn dotted(path: &[OwnedSegment]) -> String {
 }
 
 /// The allowed key closest to `key`, when it is close enough to be a likely typo.
+///
+/// Keys that cannot be close (lengths or letters too different) are ruled out before the
+/// edit distance is computed, so that a file of a hundred thousand unknown keys costs little.
 pub(crate) fn closest(key: &str, allowed: &[String]) -> Option<String> {
     let lower = key.to_lowercase();
+    let chars = lower.chars().count();
+    let mut bag = None;
     allowed
         .iter()
+        .filter(|a| {
+            let limit = (a.len() / 3).max(1);
+            // Each edit changes the length by at most one and the letter counts by at most two.
+            chars.abs_diff(a.chars().count()) <= limit
+                && bag_distance(
+                    bag.get_or_insert_with(|| letter_bag(&lower)),
+                    &letter_bag(a),
+                ) <= 2 * limit
+        })
         .map(|a| (strsim::damerau_levenshtein(&lower, a), a))
         .filter(|(d, a)| *d <= (a.len() / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a.clone())
+}
+
+/// How often the characters of `s` occur, in 32 buckets (characters that share a bucket
+/// count as one: the distance between two bags stays a lower bound of the edit distance).
+fn letter_bag(s: &str) -> [i32; 32] {
+    let mut bag = [0i32; 32];
+    for c in s.chars() {
+        bag[(c as usize) & 31] += 1;
+    }
+    bag
+}
+
+fn bag_distance(a: &[i32; 32], b: &[i32; 32]) -> usize {
+    let mut sum = 0;
+    for i in 0..32 {
+        sum += (a[i] - b[i]).unsigned_abs() as usize;
+    }
+    sum
 }
 
 fn expected_type(debug: &str) -> &'static str {

@@ -106,10 +106,11 @@ struct Planned {
 pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
     let store = super::store(cli);
     let mut failed = 0usize;
+    let mut io_failed = 0usize;
     let fail = |file: &Path, msg: &str| eprintln!("error: {}: {msg}", file.display());
 
     // 1. Read and convert every file (no writes).
-    let results: Vec<(PathBuf, Result<Vec<Imported>, String>)> = args
+    let results: Vec<(PathBuf, Result<Vec<Imported>, ReadFailure>)> = args
         .files
         .par_iter()
         .map(|file| (file.clone(), read_and_convert(file)))
@@ -129,11 +130,19 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
                         }),
                 )
             }
-            Err(msg) => {
+            Err(f) => {
                 failed += 1;
-                fail(&file, &msg);
+                io_failed += usize::from(f.io);
+                fail(&file, &f.message);
             }
         }
+    }
+    if io_failed > 0 {
+        // A file that could not be read is an I/O error (exit 2): nothing is imported.
+        return Err(Failure::new(format!(
+            "{io_failed} of {} files could not be read; nothing was imported",
+            args.files.len()
+        )));
     }
 
     // 2. Plan against the directory, read once.
@@ -164,17 +173,37 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
     })
 }
 
-fn read_and_convert(file: &Path) -> Result<Vec<Imported>, String> {
-    let meta = std::fs::metadata(file).map_err(|e| e.to_string())?;
-    if meta.len() > personas::MAX_IMPORT_BYTES as u64 {
-        return Err(format!(
-            "the file is {} bytes; imports are limited to {} bytes",
-            meta.len(),
-            personas::MAX_IMPORT_BYTES
-        ));
+/// Why a file could not be converted: it could not be read (`io`: exit 2), or it is not an
+/// importable file.
+struct ReadFailure {
+    io: bool,
+    message: String,
+}
+
+fn read_and_convert(file: &Path) -> Result<Vec<Imported>, ReadFailure> {
+    use std::io::Read;
+    let io = |e: std::io::Error| ReadFailure {
+        io: true,
+        message: e.to_string(),
+    };
+    let limit = personas::MAX_IMPORT_BYTES as u64;
+    let mut bytes = Vec::new();
+    // Read through the cap: a special file (`/dev/zero`) or one that grows is never read whole.
+    std::fs::File::open(file)
+        .map_err(io)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadFailure {
+            io: false,
+            message: format!("the file is over {limit} bytes, the import limit"),
+        });
     }
-    let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
-    personas::import_all(&bytes).map_err(|e| e.to_string())
+    personas::import_all(&bytes).map_err(|e| ReadFailure {
+        io: false,
+        message: e.to_string(),
+    })
 }
 
 /// Every persona file in the directory, checked (none when it does not exist yet).

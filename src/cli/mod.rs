@@ -11,6 +11,7 @@ mod lsp;
 mod log;
 mod mv;
 mod new;
+mod read;
 mod render;
 mod rm;
 mod schema;

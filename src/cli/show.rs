@@ -39,8 +39,7 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     };
     let entry = super::find_persona(cli, &catalog, &args.id)?;
     if args.raw {
-        let text = std::fs::read_to_string(&entry.path)
-            .map_err(|e| Failure::new(format!("{}: {e}", entry.path.display())))?;
+        let text = super::read::file_text(&entry.path, super::read::MAX_TEXT_BYTES)?;
         print(|out| out.write_all(text.as_bytes()))?;
         return Ok(Outcome::Success);
     }

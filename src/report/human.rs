@@ -80,12 +80,13 @@ pub fn write_diagnostic(out: &mut dyn Write, d: &Diagnostic, color: bool) -> io:
     let gutter = d.line.to_string().len();
     let pad = " ".repeat(gutter);
     if let Some(snippet) = &d.snippet {
-        let line = snippet.line_text.replace('\t', " ");
-        let lead: String = line
-            .chars()
-            .take(d.column.saturating_sub(1))
-            .map(|_| ' ')
-            .collect();
+        let mut line = snippet.line_text.replace('\t', " ");
+        let mut lead_chars = d.column.saturating_sub(1 + snippet.omitted_before);
+        if snippet.omitted_before > 0 {
+            line.insert(0, '…');
+            lead_chars += 1;
+        }
+        let lead: String = line.chars().take(lead_chars).map(|_| ' ').collect();
         writeln!(out, "{pad} {}|{}", c.p(BLUE), c.p(RESET))?;
         writeln!(out, "{}{} |{} {line}", c.p(BLUE), d.line, c.p(RESET))?;
         writeln!(

@@ -53,6 +53,8 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict { .. }
             | StoreError::HasChildren { .. }
+            | StoreError::Changed { .. }
+            | StoreError::LinkOutside { .. }
             | StoreError::IsDefault { .. }
             | StoreError::RevisionMismatch { .. } => {
                 ApiError::new(StatusCode::CONFLICT, e.to_string())

@@ -7,12 +7,12 @@
 //! reads its own writes.
 
 mod auth;
+mod conn;
 mod error;
 mod openapi;
 mod personas;
 mod sessions;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,6 +28,7 @@ use crate::registry::Registry;
 use crate::sessions::SessionStore;
 use crate::store::Store;
 
+pub use conn::ServeOptions;
 pub use openapi::openapi_document;
 
 /// What the server serves.
@@ -110,12 +111,21 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, state, ServeOptions::default(), shutdown).await
+}
+
+/// [`serve`] with the connection limits and timeouts of `options`.
+///
+/// # Errors
+///
+/// When the listener fails.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    conn::serve_router(listener, router(state), options, shutdown).await
 }
 
 async fn log_request(request: Request, next: Next) -> Response {

@@ -217,6 +217,7 @@ fn responses_with(mut responses: Value, errors: &[&str]) -> Value {
             "409" => {
                 "The id exists already, the persona changed since `revision`, or others extend it"
             }
+            "408" => "The body did not arrive within the body timeout (`--body-timeout`)",
             "413" => "Body over 1 MiB",
             "422" => "Not a valid persona: diagnostics in the §4 shape",
             "503" => "The default persona is missing, or the sessions database cannot be reached",
@@ -240,6 +241,6 @@ fn write_op(
         "summary": summary,
         "security": security(),
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}},
-        "responses": responses_with(json!({ok: body(ok_description, "PersonaOut")}), errors)
+        "responses": responses_with(json!({ok: body(ok_description, "PersonaOut")}), &[errors, &["408"]].concat())
     })
 }

@@ -21,7 +21,7 @@ use crate::validate::{CheckedFile, check_text, stem_id};
 
 mod toml_text;
 
-pub use toml_text::{render_new, render_value};
+pub use toml_text::{NotToml, check_representable, render_new, render_value};
 
 /// Why a write was refused or failed. Nothing was written in any of these cases.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +70,21 @@ pub enum StoreError {
         id: String,
         /// The ids of the personas that extend it.
         children: Vec<String>,
+    },
+    /// The file changed since the caller read it (another writer came first).
+    #[error("{} changed since it was read (another command or editor wrote it); nothing written", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The persona file is a symbolic link to a file outside the personas directory: it is
+    /// not written through.
+    #[error("{} is a symbolic link to {}, outside the personas directory; refusing to write through it (replace the link with a file)", path.display(), target.display())]
+    LinkOutside {
+        /// The link.
+        path: PathBuf,
+        /// Where it leads.
+        target: PathBuf,
     },
     /// The persona is the default persona: sessions without a persona fall back to it.
     #[error("`{id}` is the default persona: sessions without a persona fall back to it")]
@@ -202,6 +217,8 @@ impl Store {
     /// As [`Store::create`].
     pub fn create_value(&self, id: &str, fields: &Value) -> Result<PathBuf, StoreError> {
         check_id(id)?;
+        toml_text::check_representable(fields)
+            .map_err(|e| e.into_store_error(&self.dir.join(format!("{id}.toml"))))?;
         self.create_text(id, &render_value(fields, 0))
     }
 
@@ -363,6 +380,8 @@ impl Store {
         fields: &Value,
         revision: Option<&str>,
     ) -> Result<PathBuf, StoreError> {
+        toml_text::check_representable(fields)
+            .map_err(|e| e.into_store_error(&self.dir.join(format!("{id}.toml"))))?;
         self.edit_if(id, revision, |doc| {
             toml_text::apply(doc, fields);
             Ok(())
@@ -394,6 +413,8 @@ impl Store {
         self.edit_if(id, revision, |doc| {
             let mut current = toml_text::current_json(doc);
             merge_patch(&mut current, patch);
+            toml_text::check_representable(&current)
+                .map_err(|e| e.into_store_error(&self.dir.join(format!("{id}.toml"))))?;
             toml_text::apply(doc, &current);
             Ok(())
         })
@@ -437,9 +458,53 @@ impl Store {
         let _lock = self.lock()?;
         let path = self.existing(id)?;
         self.verdict(&[(&path, text)], &[], None)?;
-        write_atomic(&path, text, false).map_err(WriteError::into_store)?;
+        self.write_over(&path, text)?;
         self.publish(&[&path]);
         Ok(path)
+    }
+
+    /// [`Store::write_text`], only if the file still holds `expected` (what the caller read
+    /// before it began its change): checked and written under the store's lock, so that a
+    /// change made meanwhile is never overwritten.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Changed`] when the file holds something else now; as [`Store::write_text`].
+    pub fn write_text_if_unchanged(
+        &self,
+        id: &str,
+        text: &str,
+        expected: &str,
+    ) -> Result<PathBuf, StoreError> {
+        check_id(id)?;
+        let _lock = self.lock()?;
+        let path = self.existing(id)?;
+        let now = crate::load::read_limited(&path).map_err(|e| Error::io(&path, e))?;
+        if now != expected.as_bytes() {
+            return Err(StoreError::Changed { path });
+        }
+        self.verdict(&[(&path, text)], &[], None)?;
+        self.write_over(&path, text)?;
+        Ok(path)
+    }
+
+    /// Replaces the existing file at `path`. A symbolic link is written through to its target
+    /// when the target is inside the personas directory (the link stays a link), and refused
+    /// otherwise.
+    fn write_over(&self, path: &Path, text: &str) -> Result<(), StoreError> {
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            return write_atomic(path, text, false).map_err(WriteError::into_store);
+        }
+        let target = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+        let root = std::fs::canonicalize(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        if !target.starts_with(&root) {
+            return Err(StoreError::LinkOutside {
+                path: path.to_path_buf(),
+                target,
+            });
+        }
+        write_atomic(&target, text, false).map_err(WriteError::into_store)
     }
 
     /// Deletes persona `id`.
@@ -495,7 +560,8 @@ impl Store {
                 path,
             });
         }
-        let text = std::fs::read_to_string(&old_path).map_err(|e| Error::io(&old_path, e))?;
+        let text =
+            crate::load::read_limited_text(&old_path).map_err(|e| Error::io(&old_path, e))?;
         let mut doc = toml_text::parse(&old_path, &text)?;
         toml_text::renamed(&mut doc, old, new);
         let new_path = old_path.with_file_name(format!("{new}.toml"));
@@ -542,7 +608,7 @@ impl Store {
         check_id(id)?;
         let _lock = self.lock()?;
         let path = self.existing(id)?;
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let text = crate::load::read_limited_text(&path).map_err(|e| Error::io(&path, e))?;
         let mut doc = toml_text::parse(&path, &text)?;
         change(&mut doc)?;
         let new_text = doc.to_string();
@@ -553,7 +619,7 @@ impl Store {
         if new_text == text {
             return Ok(path);
         }
-        write_atomic(&path, &new_text, false).map_err(WriteError::into_store)?;
+        self.write_over(&path, &new_text)?;
         self.publish(&[&path]);
         Ok(path)
     }
