@@ -41,6 +41,9 @@ use crate::validate::{CheckedFile, check_text, cross_file_diagnostics, resolve_c
 pub struct Options {
     /// Report `default.missing` when no file defines this id.
     pub default_persona: Option<String>,
+    /// Only the verdict is wanted: the catalog's diagnostics, without its entries (no merge,
+    /// no revisions), as `validate` and the store's checks need. The diagnostics are the same.
+    pub diagnostics_only: bool,
 }
 
 /// Checks a whole tree: [`check_files`], then [`assemble`].
@@ -73,8 +76,33 @@ pub fn check_one(tree: &Tree, path: &Path) -> CheckedFile {
 pub fn assemble(tree: &Tree, files: &[CheckedFile], options: &Options) -> Catalog {
     let mut diagnostics: Vec<Diagnostic> = tree.problems().to_vec();
     diagnostics.extend(cross_file_diagnostics(files));
-    let resolution = resolve_checked(files);
-    diagnostics.extend(resolution.diagnostics.into_iter().map(|(_, d)| d));
+    let mut resolution = resolve_checked(files);
+    diagnostics.extend(
+        std::mem::take(&mut resolution.diagnostics)
+            .into_iter()
+            .map(|(_, d)| d),
+    );
+    if options.diagnostics_only {
+        // A file's persona exists exactly when its family resolved (what the merge below
+        // turns into an entry).
+        if let Some(default) = &options.default_persona
+            && !files
+                .iter()
+                .zip(&resolution.ok)
+                .any(|(c, ok)| *ok && c.id.as_deref() == Some(default.as_str()))
+        {
+            diagnostics.push(default_missing(tree.root(), default));
+        }
+        for c in files {
+            diagnostics.extend(c.diagnostics.iter().cloned());
+        }
+        diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        return Catalog {
+            entries: std::collections::BTreeMap::new(),
+            diagnostics,
+            files: files.len(),
+        };
+    }
     // Parents before children: each child is merged onto its parent's resolved persona.
     let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; files.len()];
     for &v in &resolution.order {
