@@ -125,7 +125,7 @@ pub use sessions::{Pinned, PinnedView, Policy, Stale, Unpinned, Upgrade, stale, 
 pub use snapshot::Snapshot;
 pub use source::{Position, position};
 pub use store::{
-    NotToml, Store, StoreError, WriteOp, check_representable, render_new, render_value,
+    Applied, NotToml, Store, StoreError, WriteOp, check_representable, render_new, render_value,
 };
 pub use validate::{
     CheckedFile, Report, ValidateOptions, check_file, check_text, cross_file_diagnostics, stem_id,

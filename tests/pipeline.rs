@@ -372,3 +372,113 @@ fn a_batch_is_checked_as_one_change() {
     );
     assert_eq!(snapshot(&dir), before);
 }
+
+#[test]
+fn a_bulk_batch_refuses_each_bad_write_alone_and_writes_the_rest() {
+    use personas::{Store, WriteOp};
+    let (_tmp, dir) = init();
+    let store = Store::new(&dir);
+    let good = |n: usize| WriteOp::Create {
+        id: format!("helper-{n}"),
+        text: format!("name = \"Helper {n}\"\nsystem_prompt = \"You help with task {n}.\"\n"),
+    };
+    // More writes than the per-file flush threshold, so the one-flush path is the one taken.
+    let mut ops: Vec<WriteOp> = (0..40).map(good).collect();
+    // Bad on its own (no system prompt) …
+    ops.push(WriteOp::Create {
+        id: "broken".into(),
+        text: "name = \"Broken\"\n".into(),
+    });
+    // … and bad only beside the others: its alias is another write's id.
+    ops.push(WriteOp::Create {
+        id: "thief".into(),
+        text: "name = \"Thief\"\nsystem_prompt = \"x\"\naliases = [\"helper-3\"]\n".into(),
+    });
+    // A child whose parent is refused: refused in the next round.
+    ops.push(WriteOp::Create {
+        id: "orphan".into(),
+        text: "extends = \"broken\"\nname = \"Orphan\"\n".into(),
+    });
+    let applied = store.apply_each(&ops).expect("the good part is accepted");
+    let refused: Vec<&str> = applied.refused.iter().map(|(i, _)| ops[*i].id()).collect();
+    assert!(
+        refused.contains(&"broken") && refused.contains(&"orphan"),
+        "{refused:?}"
+    );
+    assert!(
+        applied.refused.iter().all(|(_, d)| !d.is_empty()),
+        "every refusal says why: {:?}",
+        applied.refused
+    );
+    for (i, op) in ops.iter().enumerate() {
+        let written = dir.join(format!("{}.toml", op.id())).exists();
+        let was_refused = applied.refused.iter().any(|(r, _)| *r == i);
+        assert_eq!(written, !was_refused, "{}", op.id());
+    }
+    // What was written is exactly what validate accepts, and no temp file is left.
+    personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .arg("validate")
+        .run()
+        .assert_exit(0);
+    let temps: Vec<PathBuf> = walkdir(&dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".personactl-"))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+    // The all-or-nothing batch refuses the same batch whole and writes nothing.
+    let (_tmp2, dir2) = init();
+    let before = snapshot(&dir2);
+    let whole = Store::new(&dir2).apply(&ops);
+    assert!(whole.is_err(), "{whole:?}");
+    assert_eq!(snapshot(&dir2), before);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_batch_replace_writes_through_a_link_inside_and_refuses_one_outside() {
+    use personas::{Store, StoreError, WriteOp};
+    let (_tmp, dir) = init();
+    let outside = tempfile::tempdir().expect("tempdir");
+    let coach = fs::read_to_string(dir.join("coach.toml")).expect("read");
+    fs::create_dir(dir.join("shared")).expect("mkdir");
+    fs::rename(dir.join("coach.toml"), dir.join("shared/real-coach.toml")).expect("mv");
+    std::os::unix::fs::symlink("shared/real-coach.toml", dir.join("coach.toml")).expect("ln");
+    let edited = coach.replace("name = \"Coach\"", "name = \"Trainer\"");
+    let store = Store::new(&dir);
+    store
+        .apply(&[WriteOp::Replace {
+            id: "coach".into(),
+            text: edited.clone(),
+        }])
+        .expect("written through the link");
+    assert!(
+        fs::symlink_metadata(dir.join("coach.toml"))
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("shared/real-coach.toml")).expect("read"),
+        edited
+    );
+    // A link to a file outside the directory is never written through.
+    let foreign = outside.path().join("foreign.toml");
+    fs::write(&foreign, &coach).expect("write");
+    fs::remove_file(dir.join("coach.toml")).expect("rm");
+    std::os::unix::fs::symlink(&foreign, dir.join("coach.toml")).expect("ln");
+    let refused = store.apply(&[WriteOp::Replace {
+        id: "coach".into(),
+        text: edited,
+    }]);
+    // (The link is not a persona file of the directory at all: the write finds no `coach`.)
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::LinkOutside { .. } | StoreError::NotFound { .. })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(fs::read_to_string(&foreign).expect("read"), coach);
+}

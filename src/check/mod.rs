@@ -184,10 +184,11 @@ pub fn new_errors(
     let key = |d: &Diagnostic| (d.path.clone(), d.code, d.message.clone());
     let old: std::collections::HashSet<_> =
         before.iter().filter(|d| d.is_error()).map(key).collect();
+    let written: std::collections::HashSet<&Path> = written.iter().copied().collect();
     after
         .iter()
         .filter(|d| d.is_error())
-        .filter(|d| written.contains(&d.path.as_path()) || !old.contains(&key(d)))
+        .filter(|d| written.contains(d.path.as_path()) || !old.contains(&key(d)))
         .cloned()
         .collect()
 }

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use personas::{
-    CARD_IMAGE, Catalog, CheckedFile, IMPORT_EXT, Imported, Persona, Store, Target, WriteOp,
-    check_file, check_text, discover,
+    CARD_IMAGE, CheckedFile, IMPORT_EXT, Imported, Persona, Store, Target, WriteOp, check_file,
+    discover,
 };
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -148,16 +148,18 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
     // 2. Plan against the directory, read once.
     let existing = read_directory(store.dir())?;
     let (plan, unchanged) = make_plan(store.dir(), &existing, converted);
+    drop(existing);
     for (file, path) in unchanged {
         print(|out| writeln!(out, "unchanged {} ({})", file.display(), path.display()))?;
     }
-    // 3. Check once; write the files that pass as one batch.
-    let (accepted, refused) = check_batch(existing, plan);
+    // 3. Check and write once: the files that pass, as one batch.
+    let (plan, mut refused) = oversized(plan);
+    let (accepted, not) = apply(&store, plan)?;
+    refused.extend(not);
     let outcome = refused.len();
     for (planned, message) in refused {
         fail(&planned.source, &message);
     }
-    apply(&store, &accepted)?;
     for p in &accepted {
         for w in &p.warnings {
             eprintln!("warning: {}: {w}", p.source.display());
@@ -359,60 +361,25 @@ fn planned(dir: &Path, conv: Converted, id: String, path: PathBuf, update: bool)
     }
 }
 
-/// Checks the whole proposed directory once: each new file on its own, then every file
-/// together (ids, aliases, families). THE ONE CHECK of an import: point it at the store's
-/// batch check when that exists. Returns the files that pass, and the others with why.
-fn check_batch(
-    existing: Vec<CheckedFile>,
-    plan: Vec<Planned>,
-) -> (Vec<Planned>, Vec<(Planned, String)>) {
+/// Planned files that were not written, each with why.
+type Refused = Vec<(Planned, String)>;
+
+/// Sets aside the planned files that could never be persona files (over the size limit),
+/// with why; the store checks the rest.
+fn oversized(plan: Vec<Planned>) -> (Vec<Planned>, Refused) {
     let max = personas::MAX_FILE_BYTES as usize;
-    let checked: Vec<CheckedFile> = plan
-        .par_iter()
-        .map(|p| check_text(&p.path, &p.text))
-        .collect();
-    let mut refused = Vec::new();
-    let mut passing = Vec::new();
-    for (p, c) in plan.into_iter().zip(checked) {
-        if p.text.len() > max {
+    let (ok, big): (Vec<Planned>, Vec<Planned>) =
+        plan.into_iter().partition(|p| p.text.len() <= max);
+    let refused = big
+        .into_iter()
+        .map(|p| {
             let msg = format!(
                 "as a persona file it would be {} bytes; persona files are limited to {max} bytes (1 MiB): nothing was written (shorten the source's largest fields, e.g. its lorebook, and import again)",
                 p.text.len()
             );
-            refused.push((p, msg));
-        } else if !c.is_valid() {
-            let msg = diagnostics_text(&c.diagnostics);
-            refused.push((p, msg));
-        } else {
-            passing.push((p, c));
-        }
-    }
-    // The directory as it would be: existing files (replaced ones swapped) and the new ones.
-    let new_paths: BTreeSet<PathBuf> = passing.iter().map(|(p, _)| p.path.clone()).collect();
-    let mut tree: Vec<CheckedFile> = existing
-        .into_iter()
-        .filter(|c| !new_paths.contains(&c.path))
+            (p, msg)
+        })
         .collect();
-    let mut accepted = Vec::new();
-    for (p, c) in passing {
-        tree.push(c);
-        accepted.push(p);
-    }
-    tree.sort_by(|a, b| a.path.cmp(&b.path));
-    let catalog = Catalog::from_checked(tree);
-    let mut bad: HashMap<PathBuf, Vec<personas::Diagnostic>> = HashMap::new();
-    for d in catalog.diagnostics.into_iter().filter(|d| d.is_error()) {
-        if new_paths.contains(&d.path) {
-            bad.entry(d.path.clone()).or_default().push(d);
-        }
-    }
-    let (ok, not): (Vec<Planned>, Vec<Planned>) = accepted
-        .into_iter()
-        .partition(|p| !bad.contains_key(&p.path));
-    for p in not {
-        let msg = diagnostics_text(&bad[&p.path]);
-        refused.push((p, msg));
-    }
     (ok, refused)
 }
 
@@ -424,12 +391,14 @@ fn diagnostics_text(diags: &[personas::Diagnostic]) -> String {
     text
 }
 
-/// Writes the checked batch through the store's batch write ([`Store::apply`]: the whole
-/// directory checked once more, under its lock, and nothing written unless all is accepted),
-/// then the personas' assets. THE ONE WRITE of an import.
-fn apply(store: &Store, batch: &[Planned]) -> Result<(), Failure> {
+/// Writes the batch through the store's batch write ([`Store::apply_each`]: the whole
+/// directory checked once, under its lock, as `validate` checks it; a file that would not be
+/// a valid persona, on its own or beside the others, is refused and the rest written), then
+/// the assets of the personas written. THE ONE CHECK AND WRITE of an import. Returns the
+/// planned files written, and the refused ones with why.
+fn apply(store: &Store, batch: Vec<Planned>) -> Result<(Vec<Planned>, Refused), Failure> {
     if batch.is_empty() {
-        return Ok(());
+        return Ok((Vec::new(), Vec::new()));
     }
     let ops: Vec<WriteOp> = batch
         .iter()
@@ -443,13 +412,28 @@ fn apply(store: &Store, batch: &[Planned]) -> Result<(), Failure> {
             }
         })
         .collect();
-    store.apply(&ops).map_err(|e| store_failure(e, false))?;
-    for p in batch {
-        for (path, bytes) in &p.assets {
-            write_asset(path, bytes)?;
+    let applied = store
+        .apply_each(&ops)
+        .map_err(|e| store_failure(e, false))?;
+    let mut why: HashMap<usize, String> = applied
+        .refused
+        .into_iter()
+        .map(|(i, diagnostics)| (i, diagnostics_text(&diagnostics)))
+        .collect();
+    let mut written = Vec::new();
+    let mut refused = Vec::new();
+    for (i, p) in batch.into_iter().enumerate() {
+        match why.remove(&i) {
+            Some(message) => refused.push((p, message)),
+            None => {
+                for (path, bytes) in &p.assets {
+                    write_asset(path, bytes)?;
+                }
+                written.push(p);
+            }
         }
     }
-    Ok(())
+    Ok((written, refused))
 }
 
 /// Writes an asset atomically (a temp file in the same folder, then rename). Its path was

@@ -294,7 +294,9 @@ impl ReloadState {
             .map(|c| c.path.clone())
             .chain(removes.iter().map(|p| p.to_path_buf()))
             .collect();
-        let is_changed = |p: &Path| changed.iter().any(|c| c == p);
+        let changed_set: std::collections::HashSet<&Path> =
+            changed.iter().map(PathBuf::as_path).collect();
+        let is_changed = |p: &Path| changed_set.contains(p);
         // The rules across files: every file, in path order, the writes in place.
         let mut files: Vec<&CheckedFile> = self
             .records

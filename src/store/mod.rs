@@ -5,9 +5,10 @@
 //! folder), and an edit of an existing file is made in place with `toml_edit`, so comments,
 //! key order and layout survive and the git diff is as small as the change.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -19,7 +20,10 @@ use crate::load::discover;
 use crate::persona::{Persona, is_valid_id};
 use crate::validate::{CheckedFile, check_text, stem_id};
 
+mod atomic;
 mod toml_text;
+
+use atomic::{Pending, WriteError, sync_parent, write_all, write_atomic};
 
 pub use toml_text::{NotToml, check_representable, render_new, render_value};
 
@@ -253,38 +257,49 @@ impl Store {
     /// Applies a batch of writes as one change: the directory is read and checked once, with
     /// every write of the batch in place (so the cost follows the batch and the directory
     /// once, not their product), and nothing is written unless the whole batch is accepted.
-    /// The files are then written one by one, each atomically, creations first in the
-    /// batch's order. Returns the path of each write, in order.
+    /// The files are then written, each atomically, with one flush to disk for the batch.
+    /// Returns the path of each write, in order.
     ///
     /// # Errors
     ///
     /// [`StoreError::InvalidId`], [`StoreError::Conflict`] (a created id exists, or one id
     /// is written twice), [`StoreError::NotFound`] (a replaced or deleted id does not),
     /// [`StoreError::IsDefault`], [`StoreError::Invalid`] with every error the batch would
-    /// add, [`StoreError::Io`]. Nothing is written in any of these cases, but for
-    /// [`StoreError::Io`] during the writes themselves.
+    /// add, [`StoreError::LinkOutside`], [`StoreError::Io`]. Nothing is written in any of
+    /// these cases, but for [`StoreError::Io`] during the writes themselves.
     pub fn apply(&self, ops: &[WriteOp]) -> Result<Vec<PathBuf>, StoreError> {
-        let id_of = |op: &WriteOp| match op {
-            WriteOp::Create { id, .. } | WriteOp::Replace { id, .. } | WriteOp::Delete { id } => {
-                id.clone()
-            }
-        };
+        self.apply_batch(ops, false).map(|applied| applied.paths)
+    }
+
+    /// [`Store::apply`], but a write that would leave its own file with errors is refused on
+    /// its own and the rest of the batch is checked again without it (until what is left is
+    /// accepted): how a bulk import writes every good file of a batch. Errors the batch
+    /// would add to files it does not write refuse the whole batch.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::apply`]; [`StoreError::Invalid`] only for errors on files not written.
+    pub fn apply_each(&self, ops: &[WriteOp]) -> Result<Applied, StoreError> {
+        self.apply_batch(ops, true)
+    }
+
+    fn apply_batch(&self, ops: &[WriteOp], each: bool) -> Result<Applied, StoreError> {
         for op in ops {
-            check_id(&id_of(op))?;
+            check_id(op.id())?;
             if let WriteOp::Delete { id } = op {
                 self.guard_default(id)?;
             }
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let _lock = self.lock()?;
-        let existing: std::collections::HashMap<String, PathBuf> = discover(&self.dir)?
+        let existing: HashMap<String, PathBuf> = discover(&self.dir)?
             .into_iter()
             .filter_map(|p| Some((stem_id(&p)?, p)))
             .collect();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut paths = Vec::with_capacity(ops.len());
         for op in ops {
-            let id = id_of(op);
+            let id = op.id().to_owned();
             let path = match (op, existing.get(&id)) {
                 (WriteOp::Create { .. }, Some(path)) => {
                     return Err(StoreError::Conflict {
@@ -301,45 +316,109 @@ impl Store {
             }
             paths.push(path);
         }
-        let writes: Vec<(&Path, &str)> = ops
-            .iter()
-            .zip(&paths)
-            .filter_map(|(op, p)| match op {
-                WriteOp::Create { text, .. } | WriteOp::Replace { text, .. } => {
-                    Some((p.as_path(), text.as_str()))
-                }
-                WriteOp::Delete { .. } => None,
-            })
-            .collect();
-        let removes: Vec<&Path> = ops
-            .iter()
-            .zip(&paths)
-            .filter(|(op, _)| matches!(op, WriteOp::Delete { .. }))
-            .map(|(_, p)| p.as_path())
-            .collect();
-        self.verdict(&writes, &removes, None)?;
-        for (op, path) in ops.iter().zip(&paths) {
+        // (index in the batch, path) of each write and each removal.
+        let mut writes: Vec<(usize, &Path, &str)> = Vec::new();
+        let mut removes: Vec<(usize, &Path)> = Vec::new();
+        for (i, (op, path)) in ops.iter().zip(&paths).enumerate() {
             match op {
-                WriteOp::Create { id, text } => {
-                    write_atomic(path, text, true).map_err(|e| match e {
-                        WriteError::Exists => StoreError::Conflict {
-                            id: id.clone(),
-                            path: path.clone(),
-                        },
-                        WriteError::Io(e) => StoreError::Io(e),
-                    })?;
+                WriteOp::Create { text, .. } | WriteOp::Replace { text, .. } => {
+                    writes.push((i, path, text));
                 }
-                WriteOp::Replace { text, .. } => {
-                    write_atomic(path, text, false).map_err(WriteError::into_store)?;
+                WriteOp::Delete { .. } => removes.push((i, path)),
+            }
+        }
+        let mut proposal = self.propose(
+            &writes.iter().map(|(_, p, t)| (*p, *t)).collect::<Vec<_>>(),
+            &removes.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+            None,
+        )?;
+        let mut keep_writes = vec![true; writes.len()];
+        let keep_removes = vec![true; removes.len()];
+        let mut refused = Vec::new();
+        loop {
+            let added = proposal.added(&keep_writes, &keep_removes);
+            if added.is_empty() {
+                break;
+            }
+            if !each {
+                return Err(StoreError::Invalid { diagnostics: added });
+            }
+            let mut own: HashMap<&Path, Vec<Diagnostic>> = HashMap::new();
+            let mut elsewhere = Vec::new();
+            for d in added {
+                match writes
+                    .iter()
+                    .zip(&keep_writes)
+                    .find(|((_, p, _), keep)| **keep && *p == d.path.as_path())
+                {
+                    Some(((_, p, _), _)) => own.entry(*p).or_default().push(d),
+                    None => elsewhere.push(d),
                 }
-                WriteOp::Delete { .. } => {
-                    std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
-                    sync_parent(path).map_err(StoreError::Io)?;
+            }
+            if own.is_empty() {
+                return Err(StoreError::Invalid {
+                    diagnostics: elsewhere,
+                });
+            }
+            for ((i, p, _), keep) in writes.iter().zip(keep_writes.iter_mut()) {
+                if let Some(diagnostics) = own.remove(p) {
+                    *keep = false;
+                    refused.push((*i, diagnostics));
                 }
             }
         }
-        self.publish(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>());
-        Ok(paths)
+        refused.sort_by_key(|(i, _)| *i);
+        let kept: Vec<(usize, &Path, &str)> = writes
+            .iter()
+            .zip(&keep_writes)
+            .filter(|(_, keep)| **keep)
+            .map(|(w, _)| *w)
+            .collect();
+        self.write_batch(ops, &kept)?;
+        for (_, path) in &removes {
+            std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+            sync_parent(path).map_err(StoreError::Io)?;
+        }
+        let done: Vec<&Path> = kept
+            .iter()
+            .map(|(_, p, _)| *p)
+            .chain(removes.iter().map(|(_, p)| *p))
+            .collect();
+        self.publish(&done);
+        Ok(Applied { paths, refused })
+    }
+
+    /// Writes the accepted files of a batch (index in `ops`, path, text) with one flush:
+    /// creations refuse to replace a file that appeared meanwhile, a replaced symbolic link
+    /// is written through to its target as [`Store::write_text`] does.
+    fn write_batch(
+        &self,
+        ops: &[WriteOp],
+        kept: &[(usize, &Path, &str)],
+    ) -> Result<(), StoreError> {
+        let mut targets: Vec<PathBuf> = Vec::with_capacity(kept.len());
+        for (i, path, _) in kept {
+            targets.push(match ops[*i] {
+                WriteOp::Create { .. } => path.to_path_buf(),
+                _ => self.write_target(path)?,
+            });
+        }
+        let pending: Vec<Pending<'_>> = kept
+            .iter()
+            .zip(&targets)
+            .map(|((i, _, text), target)| Pending {
+                path: target,
+                text,
+                create_new: matches!(ops[*i], WriteOp::Create { .. }),
+            })
+            .collect();
+        write_all(&pending).map_err(|(k, e)| match (e, &ops[kept[k].0]) {
+            (WriteError::Exists, WriteOp::Create { id, .. }) => StoreError::Conflict {
+                id: id.clone(),
+                path: kept[k].1.to_path_buf(),
+            },
+            (e, _) => e.into_store(),
+        })
     }
 
     /// Replaces the persona `id` with `persona`, editing the file in place: keys whose value
@@ -492,9 +571,17 @@ impl Store {
     /// when the target is inside the personas directory (the link stays a link), and refused
     /// otherwise.
     fn write_over(&self, path: &Path, text: &str) -> Result<(), StoreError> {
+        let target = self.write_target(path)?;
+        write_atomic(&target, text, false).map_err(WriteError::into_store)
+    }
+
+    /// The file a write of the existing `path` replaces: `path` itself, or the target of a
+    /// symbolic link when that is inside the personas directory ([`StoreError::LinkOutside`]
+    /// otherwise).
+    fn write_target(&self, path: &Path) -> Result<PathBuf, StoreError> {
         let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
         if !is_link {
-            return write_atomic(path, text, false).map_err(WriteError::into_store);
+            return Ok(path.to_path_buf());
         }
         let target = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
         let root = std::fs::canonicalize(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
@@ -504,7 +591,7 @@ impl Store {
                 target,
             });
         }
-        write_atomic(&target, text, false).map_err(WriteError::into_store)
+        Ok(target)
     }
 
     /// Deletes persona `id`.
@@ -636,6 +723,30 @@ impl Store {
         removes: &[&Path],
         precondition: Option<(&str, Option<&str>)>,
     ) -> Result<(), StoreError> {
+        let added = self
+            .propose(writes, removes, precondition)?
+            .added(&vec![true; writes.len()], &vec![true; removes.len()]);
+        if added.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid { diagnostics: added })
+        }
+    }
+
+    /// The directory as it is, checked once, against which `writes` and `removes` (or part
+    /// of them) can be checked; [`StoreError::RevisionMismatch`] when `precondition` fails.
+    fn propose<'a>(
+        &self,
+        writes: &[(&'a Path, &str)],
+        removes: &[&'a Path],
+        precondition: Option<(&str, Option<&str>)>,
+    ) -> Result<Proposal<'a>, StoreError> {
+        let checked: Vec<CheckedFile> = {
+            use rayon::prelude::*;
+            writes.par_iter().map(|(p, t)| check_text(p, t)).collect()
+        };
+        let texts: Vec<Arc<str>> = writes.iter().map(|(_, t)| Arc::from(*t)).collect();
+        let removes = removes.to_vec();
         if let Some(registry) = &self.registry {
             if let Some((id, Some(expected))) = precondition {
                 let snapshot = registry.snapshot();
@@ -648,17 +759,14 @@ impl Store {
                     });
                 }
             }
-            let checked: Vec<CheckedFile> = writes.iter().map(|(p, t)| check_text(p, t)).collect();
-            let (before, after) = registry.errors_now_and_after(&checked, removes);
-            let written: Vec<&Path> = writes.iter().map(|(p, _)| *p).collect();
-            let added = new_errors(&before, &after, &written);
-            return if added.is_empty() {
-                Ok(())
-            } else {
-                Err(StoreError::Invalid { diagnostics: added })
-            };
+            return Ok(Proposal {
+                checked,
+                texts,
+                removes,
+                base: Base::Registry(registry.clone()),
+            });
         }
-        let base = if self.dir.exists() {
+        let tree = if self.dir.exists() {
             Tree::from_dir(&self.dir)?
         } else {
             Tree::new(&self.dir)
@@ -669,9 +777,9 @@ impl Store {
             default_persona: self.default_persona.clone(),
             diagnostics_only: true,
         };
-        let files = check_files(&base);
+        let files = check_files(&tree);
         let before = assemble(
-            &base,
+            &tree,
             &files,
             &Options {
                 diagnostics_only: !matches!(precondition, Some((_, Some(_)))),
@@ -691,33 +799,26 @@ impl Store {
                 });
             }
         }
-        let mut proposed = base;
-        let changed: Vec<&Path> = writes
+        let batch: HashSet<&Path> = writes
             .iter()
             .map(|(p, _)| *p)
             .chain(removes.iter().copied())
             .collect();
-        for (path, text) in writes {
-            proposed.insert(*path, *text);
-        }
-        for path in removes {
-            proposed.remove(path);
-        }
-        // Files the change does not touch keep their first-stage results.
-        let mut after_files: Vec<CheckedFile> = files
+        let (touched, unchanged) = files
             .into_iter()
-            .filter(|c| !changed.contains(&c.path.as_path()))
-            .collect();
-        after_files.extend(writes.iter().map(|(p, t)| check_text(p, t)));
-        after_files.sort_by(|a, b| a.path.cmp(&b.path));
-        let after = assemble(&proposed, &after_files, &options);
-        let written: Vec<&Path> = writes.iter().map(|(p, _)| *p).collect();
-        let added = new_errors(&before.diagnostics, &after.diagnostics, &written);
-        if added.is_empty() {
-            Ok(())
-        } else {
-            Err(StoreError::Invalid { diagnostics: added })
-        }
+            .partition(|c| batch.contains(c.path.as_path()));
+        Ok(Proposal {
+            checked,
+            texts,
+            removes,
+            base: Base::Disk {
+                tree,
+                unchanged,
+                touched,
+                before: before.diagnostics,
+                options,
+            },
+        })
     }
 
     /// Applies written paths to the registry the store checks against (if any), before the
@@ -764,6 +865,121 @@ impl Store {
     }
 }
 
+/// What [`Store::apply_each`] did with a batch.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Applied {
+    /// The path of every write of the batch, in its order (written or refused).
+    pub paths: Vec<PathBuf>,
+    /// The writes refused, by their index in the batch, each with the errors it would have
+    /// left in its file; every other write was made.
+    pub refused: Vec<(usize, Vec<Diagnostic>)>,
+}
+
+impl WriteOp {
+    /// The persona id the write is for.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        match self {
+            WriteOp::Create { id, .. } | WriteOp::Replace { id, .. } | WriteOp::Delete { id } => id,
+        }
+    }
+}
+
+/// A proposed change (writes, each checked on its own, and removals) over the directory as
+/// it was checked once, so that the change or any part of it can be judged without reading
+/// the directory again.
+struct Proposal<'a> {
+    /// Each write's own check, in the order of the writes.
+    checked: Vec<CheckedFile>,
+    /// Each write's text.
+    texts: Vec<Arc<str>>,
+    removes: Vec<&'a Path>,
+    base: Base,
+}
+
+/// The directory the change is judged against.
+enum Base {
+    /// Read from disk: the tree; each file's own check, for the files the batch does not
+    /// touch and for those it does; and the tree's diagnostics.
+    Disk {
+        tree: Tree,
+        unchanged: Vec<CheckedFile>,
+        touched: Vec<CheckedFile>,
+        before: Vec<Diagnostic>,
+        options: Options,
+    },
+    /// As the registry the store is attached to holds it.
+    Registry(crate::Registry),
+}
+
+impl Proposal<'_> {
+    /// The errors the change would add, with only the writes and removals marked `true`:
+    /// every error of a written file, and each error elsewhere the directory did not have.
+    fn added(&mut self, keep_writes: &[bool], keep_removes: &[bool]) -> Vec<Diagnostic> {
+        let writes: Vec<(&CheckedFile, &Arc<str>)> = self
+            .checked
+            .iter()
+            .zip(&self.texts)
+            .zip(keep_writes)
+            .filter(|(_, keep)| **keep)
+            .map(|(w, _)| w)
+            .collect();
+        let removes: Vec<&Path> = self
+            .removes
+            .iter()
+            .zip(keep_removes)
+            .filter(|(_, keep)| **keep)
+            .map(|(p, _)| *p)
+            .collect();
+        let written: Vec<&Path> = writes.iter().map(|(c, _)| c.path.as_path()).collect();
+        match &mut self.base {
+            Base::Registry(registry) => {
+                let checked: Vec<CheckedFile> = writes.iter().map(|(c, _)| (*c).clone()).collect();
+                let (before, after) = registry.errors_now_and_after(&checked, &removes);
+                new_errors(&before, &after, &written)
+            }
+            Base::Disk {
+                tree,
+                unchanged,
+                touched,
+                before,
+                options,
+            } => {
+                let changed: HashSet<&Path> =
+                    written.iter().chain(removes.iter()).copied().collect();
+                let mut proposed = tree.clone();
+                for (c, text) in &writes {
+                    proposed.insert(c.path.clone(), Arc::clone(text));
+                }
+                for path in &removes {
+                    proposed.remove(path);
+                }
+                // Files the change does not touch keep their first-stage results (moved in
+                // and back out, not copied); so do the batch's files it leaves as they are.
+                let mut files = std::mem::take(unchanged);
+                files.extend(
+                    touched
+                        .iter()
+                        .filter(|c| !changed.contains(c.path.as_path()))
+                        .cloned(),
+                );
+                files.extend(writes.iter().map(|(c, _)| (*c).clone()));
+                files.sort_by(|a, b| a.path.cmp(&b.path));
+                let after = assemble(&proposed, &files, options);
+                let batch: HashSet<&Path> = touched
+                    .iter()
+                    .map(|c| c.path.as_path())
+                    .chain(self.checked.iter().map(|c| c.path.as_path()))
+                    .collect();
+                files.retain(|c| !batch.contains(c.path.as_path()));
+                *unchanged = files;
+                new_errors(before, &after.diagnostics, &written)
+            }
+        }
+    }
+}
+
 /// A refusal only because other personas extend `id` (their `extends` would dangle) is
 /// [`StoreError::HasChildren`], naming them.
 fn children_error(e: StoreError, id: &str) -> StoreError {
@@ -797,11 +1013,6 @@ fn check_id(id: &str) -> Result<(), StoreError> {
     }
 }
 
-enum WriteError {
-    Exists,
-    Io(Error),
-}
-
 impl WriteError {
     fn into_store(self) -> StoreError {
         match self {
@@ -812,49 +1023,6 @@ impl WriteError {
             )),
         }
     }
-}
-
-/// Writes `text` to `path` atomically: a hidden temp file in the same folder, fsync, rename
-/// (or, with `create_new`, a rename that fails if `path` exists), fsync of the folder.
-/// Readers see the old file or the new one, never a part.
-fn write_atomic(path: &Path, text: &str, create_new: bool) -> Result<(), WriteError> {
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let io = |e: std::io::Error| WriteError::Io(Error::io(path, e));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".personactl-")
-        .suffix(".tmp")
-        .tempfile_in(folder)
-        .map_err(io)?;
-    tmp.write_all(text.as_bytes()).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(io)?;
-    }
-    tmp.as_file().sync_all().map_err(io)?;
-    if create_new {
-        tmp.persist_noclobber(path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                WriteError::Exists
-            } else {
-                io(e.error)
-            }
-        })?;
-    } else {
-        tmp.persist(path).map_err(|e| io(e.error))?;
-    }
-    sync_parent(path).map_err(WriteError::Io)
-}
-
-/// fsyncs the folder holding `path`, so that a rename or removal survives a crash.
-fn sync_parent(path: &Path) -> Result<(), Error> {
-    let folder = path.parent().unwrap_or(Path::new("."));
-    File::open(folder)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::io(folder, e))
 }
 
 /// RFC 7386 JSON merge patch.
