@@ -72,6 +72,19 @@ impl CheckedFile {
 }
 
 impl CheckedFile {
+    /// Whether `other` claims the same names as this file, for the rules across files: the
+    /// same id and the same aliases in the same order (their positions may differ).
+    pub(crate) fn same_names(&self, other: &CheckedFile) -> bool {
+        self.id == other.id
+            && self.anchors.aliases.len() == other.anchors.aliases.len()
+            && self
+                .anchors
+                .aliases
+                .iter()
+                .zip(&other.anchors.aliases)
+                .all(|(a, b)| a.0 == b.0)
+    }
+
     /// A file that could not be read: its only diagnostic says why.
     pub(crate) fn unreadable(path: &Path, diagnostic: Diagnostic) -> CheckedFile {
         CheckedFile {

@@ -285,8 +285,9 @@ impl ReloadState {
     /// Every error the directory would have with `writes` (files checked on their own, at
     /// their paths) in place and `removes` gone, as a full check of the result would report
     /// it, computed from the known files without reading the directory: the rules across
-    /// files over every file (cheap: no parsing), families only for the files the change may
-    /// affect, and the default persona. The same functions as [`ReloadState::apply`] and the
+    /// files over every file (no parsing; skipped when the change keeps every name where the
+    /// rules cannot judge differently), families only for the files the change may affect,
+    /// and the default persona. The same functions as [`ReloadState::apply`] and the
     /// full check.
     pub fn errors_after(&self, writes: &[CheckedFile], removes: &[&Path]) -> Vec<Diagnostic> {
         let changed: Vec<PathBuf> = writes
@@ -294,22 +295,58 @@ impl ReloadState {
             .map(|c| c.path.clone())
             .chain(removes.iter().map(|p| p.to_path_buf()))
             .collect();
-        let changed_set: std::collections::HashSet<&Path> =
-            changed.iter().map(PathBuf::as_path).collect();
-        let is_changed = |p: &Path| changed_set.contains(p);
-        // The rules across files: every file, in path order, the writes in place.
-        let mut files: Vec<&CheckedFile> = self
-            .records
-            .iter()
-            .filter(|(p, _)| !is_changed(p))
-            .map(|(_, r)| &r.skeleton)
-            .chain(writes.iter())
-            .collect();
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        let mut after: Vec<Diagnostic> = cross_file_diagnostics_in(files.iter().copied())
-            .into_iter()
-            .filter(Diagnostic::is_error)
-            .collect();
+        // A handful of paths (one write, as a rule) are compared directly: hashing a path
+        // costs more than comparing it, and this runs for every known file.
+        let changed_set: std::collections::HashSet<&Path> = if changed.len() > 8 {
+            changed.iter().map(PathBuf::as_path).collect()
+        } else {
+            std::collections::HashSet::new()
+        };
+        let is_changed = |p: &Path| {
+            if changed.len() > 8 {
+                changed_set.contains(p)
+            } else {
+                changed.iter().any(|c| c == p)
+            }
+        };
+        // The rules across files judge by names (ids, aliases) and where they are written:
+        // when every write keeps its file's names and none of the changed files takes part in
+        // a duplicate now, their verdict is the one they give now. Otherwise every file, in
+        // path order, the writes in place.
+        let involved = |path: &Path| {
+            self.cross
+                .values()
+                .flatten()
+                .any(|d| d.path == path || d.related.iter().any(|r| r.path == path))
+        };
+        let names_kept = removes.is_empty()
+            && writes.iter().all(|w| {
+                self.records
+                    .get(&w.path)
+                    .is_some_and(|r| r.skeleton.same_names(w))
+                    && !involved(&w.path)
+            });
+        let mut after: Vec<Diagnostic> = if names_kept {
+            self.cross
+                .values()
+                .flatten()
+                .filter(|d| d.is_error())
+                .cloned()
+                .collect()
+        } else {
+            let mut files: Vec<&CheckedFile> = self
+                .records
+                .iter()
+                .filter(|(p, _)| !is_changed(p))
+                .map(|(_, r)| &r.skeleton)
+                .chain(writes.iter())
+                .collect();
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            cross_file_diagnostics_in(files.iter().copied())
+                .into_iter()
+                .filter(Diagnostic::is_error)
+                .collect()
+        };
         // Each file's own errors.
         after.extend(
             self.records
