@@ -141,9 +141,8 @@ impl SessionLog {
             revision: Some(persona.revision.as_str().into()),
             at,
         };
-        let sync = self.durability == Durability::Sync;
         self.write(&record, |_, revisions| {
-            revisions.ensure(persona, sync)?;
+            revisions.ensure(persona)?;
             Ok(true)
         })?;
         Ok(Link::from_record(&persona.id, Some(&persona.revision), at))
@@ -225,10 +224,17 @@ impl SessionLog {
         if !precondition(&locked, revisions)? {
             return Ok(false);
         }
+        if sync {
+            // Every revision a link in the file may name so far, by any writer: flushed
+            // below before this file, so that no link reaches the disk without its revision.
+            revisions.note_length()?;
+        }
         locked.append(bytes)?;
         drop(locked);
         if sync && let Some(w) = &self.writer {
-            // After the unlock, so that concurrent writers' syncs overlap (group commit).
+            // After the unlock, so that concurrent writers' syncs overlap (group commit):
+            // the revisions first, then the links.
+            revisions.flush_seen()?;
             w.file.sync_data().map_err(SessionError::io(&self.path))?;
         }
         Ok(true)

@@ -147,6 +147,19 @@ pub(crate) struct RevisionFile {
     pub skipped: usize,
     /// Whether stale temporary files of dead writers were looked for.
     swept: bool,
+    /// The file's length when this handle last looked (under the sessions file's lock), and
+    /// the length this handle knows to be on disk: see [`RevisionFile::flush_seen`].
+    seen: Durable,
+}
+
+/// How much of the revisions file a handle has seen and knows flushed, for the file it saw.
+#[derive(Debug, Default, Clone, Copy)]
+struct Durable {
+    id: Option<super::file::FileId>,
+    seen: u64,
+    flushed: u64,
+    /// The file was created by this handle and its folder not flushed yet.
+    created: bool,
 }
 
 impl RevisionFile {
@@ -158,7 +171,53 @@ impl RevisionFile {
             slots: HashMap::default(),
             skipped: 0,
             swept: false,
+            seen: Durable::default(),
         }
+    }
+
+    /// Under the sessions file's lock: notes how long the revisions file is now, so that
+    /// [`flush_seen`](Self::flush_seen) after the lock flushes every revision that a link
+    /// appended so far (by any writer) may name.
+    pub(crate) fn note_length(&mut self) -> Result<(), SessionError> {
+        match fs::metadata(&self.path) {
+            Ok(meta) => {
+                let id = file_id(&meta);
+                if self.seen.id != Some(id) {
+                    // New to this handle (or replaced): nothing of it is known to be flushed.
+                    self.seen = Durable {
+                        id: Some(id),
+                        created: self.seen.created,
+                        ..Durable::default()
+                    };
+                }
+                self.seen.seen = meta.len();
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.seen = Durable::default();
+                Ok(())
+            }
+            Err(e) => Err(SessionError::io(&self.path)(e)),
+        }
+    }
+
+    /// After the sessions file's lock, before the sessions file is flushed: flushes the
+    /// revisions file when it grew past what this handle knows flushed (one `fdatasync`,
+    /// none when no revision was added). So a link that reaches the disk finds its revision
+    /// there, whichever writer's flush carries it; and concurrent writers' flushes overlap
+    /// instead of queueing behind the lock.
+    pub(crate) fn flush_seen(&mut self) -> Result<(), SessionError> {
+        if self.seen.seen <= self.seen.flushed && !self.seen.created {
+            return Ok(());
+        }
+        let file = File::open(&self.path).map_err(SessionError::io(&self.path))?;
+        file.sync_data().map_err(SessionError::io(&self.path))?;
+        if self.seen.created {
+            sync_dir(&self.path)?;
+            self.seen.created = false;
+        }
+        self.seen.flushed = self.seen.flushed.max(self.seen.seen);
+        Ok(())
     }
 
     /// Catches up with the file: indexes what was appended since the last look, or the whole
@@ -294,13 +353,14 @@ impl RevisionFile {
 
     /// Under the sessions file's lock: makes sure `entry`'s revision is stored, appending it
     /// when it is not (or when the stored copy is damaged). Most calls find it stored and
-    /// write nothing (one `stat` of the file).
+    /// write nothing (one `stat` of the file). What it appends is flushed by
+    /// [`flush_seen`](Self::flush_seen), after the lock.
     ///
     /// # Errors
     ///
     /// [`SessionError::RevisionCollision`] when a different persona is stored under the same
     /// revision; [`SessionError::Io`].
-    pub(crate) fn ensure(&mut self, entry: &Entry, sync: bool) -> Result<(), SessionError> {
+    pub(crate) fn ensure(&mut self, entry: &Entry) -> Result<(), SessionError> {
         self.refresh()?;
         match self.load(&entry.revision) {
             Ok(Some(stored))
@@ -317,7 +377,7 @@ impl RevisionFile {
             Ok(None) | Err(SessionError::RevisionMismatch { .. }) => {}
             Err(e) => return Err(e),
         }
-        self.append(&record_line(&entry.revision, &entry.persona), sync)?;
+        self.append(&record_line(&entry.revision, &entry.persona), false)?;
         if let Some(slot) = self.slots.get_mut(entry.revision.as_str()) {
             slot.content = Some(Arc::clone(&entry.persona));
         }
@@ -403,6 +463,8 @@ impl RevisionFile {
             if fresh {
                 sync_dir(&path)?;
             }
+        } else if fresh {
+            self.seen.created = true;
         }
         // Index what was just written (and anything before it) through the usual path.
         self.refresh()
