@@ -6,7 +6,8 @@
 //!    generated schema, the Rust-side rules of one file), on all cores;
 //! 2. [`assemble`]: the rules across files (ids, aliases), families (`extends`, variables
 //!    only an ancestor declares), the merge of each family, and the default persona, giving
-//!    the resolved [`Catalog`] with every diagnostic.
+//!    the resolved [`Catalog`] with every diagnostic ([`reassemble`] is the same step after a
+//!    small change, reusing the entries of the catalog before it).
 //!
 //! Its input is a [`Tree`]: the files on disk, overlays on top of them (a proposed write, an
 //! unsaved buffer), or texts from anywhere (a git tree). Front ends differ only in where the
