@@ -335,6 +335,63 @@ fn a_new_duplicate_id_republishes_the_other_file() {
 }
 
 #[test]
+fn a_default_persona_whose_family_is_broken_is_missing_as_validate_says() {
+    let tmp = fixture("family");
+    let dir = tmp.path().join("personas");
+    let default = dir.join("journaling-assistant.toml");
+    let text = format!(
+        "extends = \"nobody\"\n{}",
+        std::fs::read_to_string(&default).unwrap()
+    );
+    let mut c = start(tmp.path());
+    let u = c.open(&default, &text);
+    let diags = c.settle(&u);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.code == Some(NumberOrString::String("extends.missing".into()))),
+        "{diags:?}"
+    );
+    // The file defines the id, but no persona comes of it: the default does not exist.
+    let (_, on_dir) = &c.diagnostics[&uri(&dir)];
+    assert_eq!(
+        on_dir[0].code,
+        Some(NumberOrString::String("default.missing".into())),
+        "{on_dir:?}"
+    );
+    assert_same_as_validate_with(&mut c, &dir, &[(&default, &text)]);
+    assert!(c.shutdown().success());
+}
+
+#[test]
+fn a_keystroke_republishes_only_the_files_whose_diagnostics_changed() {
+    let tmp = fixture("broken");
+    let dir = tmp.path().join("personas");
+    let typo = dir.join("typo.toml");
+    let text = std::fs::read_to_string(&typo).unwrap();
+    let mut c = start(tmp.path());
+    let u = c.open(&typo, &text);
+    c.settle(&u);
+    let others_with_diagnostics = c
+        .diagnostics
+        .iter()
+        .filter(|(k, (_, d))| **k != u && !d.is_empty())
+        .count();
+    assert!(
+        others_with_diagnostics > 5,
+        "the fixture is broken in many files"
+    );
+    let mark = c.publishes.len();
+    // A comment at the end changes no diagnostic of any file.
+    let end = Position::new(text.lines().count() as u32, 0);
+    c.change(&u, Some(Range::new(end, end)), "# a note\n");
+    c.settle(&u);
+    let sent: Vec<&lsp_types::Uri> = c.publishes[mark..].iter().map(|(u, _, _)| u).collect();
+    assert_eq!(sent, vec![&u], "only the edited buffer is published again");
+    assert!(c.shutdown().success());
+}
+
+#[test]
 fn edits_on_disk_buffer_wins_when_open_and_republished_when_not() {
     let tmp = fixture("family");
     let dir = tmp.path().join("personas");

@@ -6,13 +6,15 @@
 //! - random sequences of file edits: the registry's incremental state after each equals a
 //!   fresh full check of the same files (same diagnostics; every persona of the full check
 //!   live with the same revision; anything else live is the last good version of a file that
-//!   is invalid now).
+//!   is invalid now);
+//! - random sequences of file edits: `reassemble` onto the previous catalog equals a fresh
+//!   `assemble`, and shares every entry that did not change.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use personas::check::{Options, Tree, check};
+use personas::check::{Options, Tree, assemble, check, check_files, reassemble};
 use personas::{Registry, Store, ValidateOptions, WriteOp, validate_paths};
 use proptest::prelude::*;
 
@@ -278,6 +280,67 @@ proptest! {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Writes, breaks or removes one file of `dir` (an [`Edit`]).
+fn apply_edit(dir: &Path, n: usize, e: &Edit) {
+    match e {
+        Edit::Write(f, id, extends, aliases) => {
+            let text = persona(&format!("{id} {}", n % 2), *extends, aliases);
+            fs::write(dir.join(format!("{f}{id}.toml")), text).expect("write");
+        }
+        Edit::Broken(f, id) => {
+            let text = format!("name = \"{id}\"\nicon = [\n");
+            fs::write(dir.join(format!("{f}{id}.toml")), text).expect("write");
+        }
+        Edit::Remove(f, id) => {
+            let _ = fs::remove_file(dir.join(format!("{f}{id}.toml")));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reassemble_equals_a_fresh_assemble_and_shares_unchanged_entries(
+        edits in prop::collection::vec(edit(), 1..16),
+    ) {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("p");
+        fs::create_dir_all(dir.join("team")).expect("mkdir");
+        fs::create_dir_all(dir.join("z")).expect("mkdir");
+        fs::write(dir.join("journaling-assistant.toml"), persona("Journal", None, &[])).expect("write");
+        fs::write(dir.join("poet.toml"), persona("Poet", Some("journaling-assistant"), &[])).expect("write");
+        let options = Options {
+            default_persona: Some("journaling-assistant".into()),
+            diagnostics_only: false,
+        };
+        let tree = Tree::from_dir(&dir).expect("tree");
+        let mut previous = assemble(&tree, &check_files(&tree), &options);
+        for (n, e) in edits.iter().enumerate() {
+            apply_edit(&dir, n, e);
+            let tree = Tree::from_dir(&dir).expect("tree");
+            let files = check_files(&tree);
+            let fresh = assemble(&tree, &files, &options);
+            let again = reassemble(&tree, &files, &options, &previous);
+            prop_assert_eq!(&again.diagnostics, &fresh.diagnostics, "after {:?}", &edits[..=n]);
+            prop_assert_eq!(&again.entries, &fresh.entries, "after {:?}", &edits[..=n]);
+            prop_assert_eq!(again.files, fresh.files);
+            for (id, entry) in &again.entries {
+                if let Some(before) = previous.entries.get(id)
+                    && before.path == entry.path
+                    && before.persona == entry.persona
+                {
+                    prop_assert!(
+                        std::sync::Arc::ptr_eq(&before.persona, &entry.persona),
+                        "{} did not change but was resolved anew after {:?}", id, &edits[..=n]
+                    );
+                }
+            }
+            previous = again;
         }
     }
 }

@@ -6,7 +6,8 @@
 //!    generated schema, the Rust-side rules of one file), on all cores;
 //! 2. [`assemble`]: the rules across files (ids, aliases), families (`extends`, variables
 //!    only an ancestor declares), the merge of each family, and the default persona, giving
-//!    the resolved [`Catalog`] with every diagnostic.
+//!    the resolved [`Catalog`] with every diagnostic ([`reassemble`] is the same step after a
+//!    small change, reusing the entries of the catalog before it).
 //!
 //! Its input is a [`Tree`]: the files on disk, overlays on top of them (a proposed write, an
 //! unsaved buffer), or texts from anywhere (a git tree). Front ends differ only in where the
@@ -74,6 +75,29 @@ pub fn check_one(tree: &Tree, path: &Path) -> CheckedFile {
 /// of the tree, sorted by path, line and column.
 #[must_use]
 pub fn assemble(tree: &Tree, files: &[CheckedFile], options: &Options) -> Catalog {
+    assemble_with(tree, files, options, None)
+}
+
+/// [`assemble`] after a change to a tree that gave `previous`: the same catalog and
+/// diagnostics, but a persona that resolves as in `previous` (same id, same file, equal
+/// content) keeps its entry from it: it is neither copied again nor hashed again for its
+/// revision, which is most of the cost of assembling a large tree after a small change.
+#[must_use]
+pub fn reassemble(
+    tree: &Tree,
+    files: &[CheckedFile],
+    options: &Options,
+    previous: &Catalog,
+) -> Catalog {
+    assemble_with(tree, files, options, Some(previous))
+}
+
+fn assemble_with(
+    tree: &Tree,
+    files: &[CheckedFile],
+    options: &Options,
+    previous: Option<&Catalog>,
+) -> Catalog {
     let mut diagnostics: Vec<Diagnostic> = tree.problems().to_vec();
     diagnostics.extend(cross_file_diagnostics(files));
     let mut resolution = resolve_checked(files);
@@ -106,14 +130,26 @@ pub fn assemble(tree: &Tree, files: &[CheckedFile], options: &Options) -> Catalo
     // Parents before children: each child is merged onto its parent's resolved persona.
     let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; files.len()];
     for &v in &resolution.order {
-        let persona = match (resolution.parent[v], files[v].file.as_ref()) {
+        let c = &files[v];
+        // The persona `previous` resolved from the same file, if any.
+        let before = previous
+            .and_then(|p| p.entries.get(c.id.as_deref()?))
+            .filter(|e| same_path(&e.path, &c.path))
+            .map(|e| &e.persona);
+        resolved[v] = match (resolution.parent[v], c.file.as_ref()) {
+            // Without a parent, the persona is the file's own (stage 1 made it already).
+            (None, Some(_)) if before.is_some() && before.map(|b| &**b) == c.persona.as_ref() => {
+                before.cloned()
+            }
             (Some(p), Some(file)) => resolved[p]
                 .as_deref()
-                .and_then(|parent| resolve_one(file, Some(parent))),
-            (None, Some(file)) => resolve_one(file, None),
+                .and_then(|parent| resolve_one(file, Some(parent)))
+                .map(|persona| keep_equal(persona, before)),
+            (None, Some(file)) => {
+                resolve_one(file, None).map(|persona| keep_equal(persona, before))
+            }
             (_, None) => None,
         };
-        resolved[v] = persona.map(Arc::new);
     }
     let mut entries = std::collections::BTreeMap::new();
     for (c, persona) in files.iter().zip(resolved) {
@@ -127,11 +163,18 @@ pub fn assemble(tree: &Tree, files: &[CheckedFile], options: &Options) -> Catalo
     let entries: std::collections::BTreeMap<String, Entry> = entries
         .into_par_iter()
         .map(|(id, (path, persona))| {
-            let entry = Entry {
-                id: id.clone(),
-                path,
-                revision: revision(&persona),
-                persona,
+            // Same file, same resolved persona: same entry (its revision is a hash of it).
+            let kept = previous
+                .and_then(|p| p.entries.get(&id))
+                .filter(|e| same_path(&e.path, &path) && Arc::ptr_eq(&e.persona, &persona));
+            let entry = match kept {
+                Some(e) => e.clone(),
+                None => Entry {
+                    id: id.clone(),
+                    path,
+                    revision: revision(&persona),
+                    persona,
+                },
             };
             (id, entry)
         })
@@ -146,6 +189,20 @@ pub fn assemble(tree: &Tree, files: &[CheckedFile], options: &Options) -> Catalo
         entries,
         diagnostics,
         files: files.len(),
+    }
+}
+
+/// The same path, spelt the same way (a cheap byte comparison: a path spelt differently is
+/// only a missed reuse).
+fn same_path(a: &Path, b: &Path) -> bool {
+    a.as_os_str() == b.as_os_str()
+}
+
+/// `persona`, or the equal persona a previous assembly resolved (sharing it keeps its entry).
+fn keep_equal(persona: Persona, before: Option<&Arc<Persona>>) -> Arc<Persona> {
+    match before {
+        Some(b) if **b == persona => Arc::clone(b),
+        _ => Arc::new(persona),
     }
 }
 

@@ -115,6 +115,14 @@ impl Tree {
         &self.problems
     }
 
+    /// Every file in path order, with its text when it is given (`None`: read from disk).
+    pub(crate) fn inputs(&self) -> impl Iterator<Item = (&Path, Option<&Arc<str>>)> {
+        self.files.iter().map(|(p, input)| match input {
+            Input::Text(t) => (p.as_path(), Some(t)),
+            Input::Disk => (p.as_path(), None),
+        })
+    }
+
     /// The text of `path`, or the diagnostic that says why it cannot be used.
     pub(crate) fn text(&self, path: &Path) -> Result<Arc<str>, Box<Diagnostic>> {
         match self.files.get(path) {

@@ -342,8 +342,11 @@ impl Server<'_> {
     fn apply_disk_changes(&mut self, paths: &[PathBuf], mut rescan: bool) -> bool {
         let mut changed = false;
         for p in paths {
-            if self.ws.is_member(p) {
+            if self.ws.is_member(p) && !p.is_symlink() {
                 changed |= self.ws.refresh(p);
+            } else if self.ws.is_member(p) {
+                // Whether a link is followed depends on where it leads: the walk decides.
+                rescan = true;
             } else if p.starts_with(&self.ws.dir) && (p.is_dir() || p.extension().is_none()) {
                 rescan = true;
             }
@@ -356,11 +359,12 @@ impl Server<'_> {
 
     /// Publishes every file whose diagnostics differ from what it was last published with
     /// (an empty list clears a file), and `always` (the edited buffer) in any case, last.
+    /// Only the files the checks since the last publish may have changed are looked at, so
+    /// a keystroke converts the diagnostics of a few files, not of the whole directory.
     fn publish(&mut self, always: Option<&Path>) {
-        let mut targets: Vec<PathBuf> = self.ws.analysis.diagnostics.keys().cloned().collect();
-        targets.extend(self.published.keys().cloned());
-        targets.sort();
-        targets.dedup();
+        let mut targets: Vec<PathBuf> = std::mem::take(&mut self.ws.analysis.changed)
+            .into_iter()
+            .collect();
         // The edited buffer goes last: once a client sees it, it has seen the whole check.
         if let Some(path) = always {
             targets.retain(|p| p != path);

@@ -2,14 +2,25 @@
 //! in place of its file, and the last check of the whole set.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lsp_types::Uri;
 
-use super::check::{Analysis, Checker, Source};
-use crate::{MAX_FILE_BYTES, discover, is_persona_file_name};
+use super::check::{Analysis, Checker};
+use crate::check::Tree;
+use crate::check::load::read_source;
+use crate::is_persona_file_name;
+
+/// A file of the directory as last read.
+#[derive(Debug, Clone)]
+enum Source {
+    /// Its text.
+    Text(Arc<str>),
+    /// It cannot be used as text (unreadable, too large, not UTF-8): the check reads it
+    /// from disk, so that the diagnostic is exactly the one `validate` gives.
+    Unreadable,
+}
 
 /// An open editor buffer.
 #[derive(Debug, Clone)]
@@ -25,6 +36,10 @@ pub(crate) struct OpenDoc {
 pub(crate) struct Workspace {
     /// The personas directory.
     pub dir: PathBuf,
+    /// The directory as on disk: the files the last walk found (and those added since), each
+    /// with the text last read (an unusable one is read when checked), and the entries that
+    /// are not persona files (links leaving it, dangling or looping).
+    base: Tree,
     disk: BTreeMap<PathBuf, Source>,
     open: HashMap<PathBuf, OpenDoc>,
     checker: Checker,
@@ -36,7 +51,8 @@ impl Workspace {
     /// Reads every persona file under `dir` (none when it does not exist yet).
     pub(crate) fn load(dir: PathBuf, default_persona: Option<String>) -> Self {
         let mut ws = Workspace {
-            checker: Checker::new(dir.clone(), default_persona),
+            checker: Checker::new(default_persona),
+            base: Tree::new(&dir),
             dir,
             disk: BTreeMap::new(),
             open: HashMap::new(),
@@ -46,16 +62,20 @@ impl Workspace {
         ws
     }
 
-    /// Re-reads the whole directory. Returns whether anything the check sees changed.
+    /// Re-reads the whole directory (as `validate` walks it). Returns whether anything the
+    /// check sees changed.
     pub(crate) fn rescan(&mut self) -> bool {
-        let paths = discover(&self.dir).unwrap_or_default();
-        let mut disk = BTreeMap::new();
-        for p in paths {
-            let source = read(&p);
-            disk.insert(p, source);
+        let mut base = Tree::from_dir(&self.dir).unwrap_or_else(|_| Tree::new(&self.dir));
+        let disk: BTreeMap<PathBuf, Source> =
+            base.paths().map(|p| (p.to_path_buf(), read(p))).collect();
+        for (p, s) in &disk {
+            if let Source::Text(t) = s {
+                base.insert(p.clone(), Arc::clone(t));
+            }
         }
-        let changed = !same_sources(&self.disk, &disk);
+        let changed = !same_sources(&self.disk, &disk) || base.problems() != self.base.problems();
         self.disk = disk;
+        self.base = base;
         changed
     }
 
@@ -73,8 +93,17 @@ impl Workspace {
             _ => true,
         };
         match now {
-            Some(s) => self.disk.insert(path.to_path_buf(), s),
-            None => self.disk.remove(path),
+            Some(s) => {
+                match &s {
+                    Source::Text(t) => self.base.insert(path, Arc::clone(t)),
+                    Source::Unreadable => self.base.insert_disk(path),
+                }
+                self.disk.insert(path.to_path_buf(), s)
+            }
+            None => {
+                self.base.remove(path);
+                self.disk.remove(path)
+            }
         };
         changed && !self.open.contains_key(path)
     }
@@ -134,20 +163,16 @@ impl Workspace {
         self.open.get(path).map(|d| d.version)
     }
 
-    /// The files of the check, sorted by path: every file on disk and every open buffer that
-    /// belongs to the directory, each buffer in place of its file.
-    fn sources(&self) -> Vec<(PathBuf, Source)> {
-        let mut all: BTreeMap<&Path, Source> = self
-            .disk
-            .iter()
-            .map(|(p, s)| (p.as_path(), s.clone()))
-            .collect();
+    /// What the check looks at: the directory as on disk, with every open buffer that belongs
+    /// to it in place of its file.
+    fn tree(&self) -> Tree {
+        let mut tree = self.base.clone();
         for (p, doc) in &self.open {
             if self.is_member(p) {
-                all.insert(p, Source::Text(Arc::clone(&doc.text)));
+                tree.insert(p.clone(), Arc::clone(&doc.text));
             }
         }
-        all.into_iter().map(|(p, s)| (p.to_path_buf(), s)).collect()
+        tree
     }
 
     /// Paths of every file of the check whose id (file stem) is `id`, in path order.
@@ -165,42 +190,28 @@ impl Workspace {
 
     /// Every id defined by a file of the check, sorted.
     pub(crate) fn ids(&self) -> Vec<String> {
+        let open = self.open.keys().filter(|p| self.is_member(p));
         let ids: std::collections::BTreeSet<String> = self
-            .sources()
-            .iter()
-            .filter_map(|(p, _)| crate::stem_id(p))
+            .disk
+            .keys()
+            .chain(open)
+            .filter_map(|p| crate::stem_id(p))
             .collect();
         ids.into_iter().collect()
     }
 
     /// Checks the whole set again (reusing each unchanged file's own check).
     pub(crate) fn analyze(&mut self) {
-        let sources = self.sources();
-        self.analysis = self
-            .checker
-            .check(sources.iter().map(|(p, s)| (p.as_path(), s)));
+        let tree = self.tree();
+        let previous = std::mem::take(&mut self.analysis);
+        self.analysis = self.checker.check(&tree, previous);
     }
 }
 
-/// Reads a file as `validate` does: a BOM dropped; anything that is not usable text is left
-/// for the checker to report from disk.
+/// Reads a file as `validate` does; a file that is not usable text is left for the check to
+/// report from disk.
 fn read(path: &Path) -> Source {
-    let Ok(file) = std::fs::File::open(path) else {
-        return Source::Unreadable;
-    };
-    let mut bytes = Vec::new();
-    if file
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .is_err()
-        || bytes.len() as u64 > MAX_FILE_BYTES
-    {
-        return Source::Unreadable;
-    }
-    if bytes.starts_with(b"\xEF\xBB\xBF") {
-        bytes.drain(..3);
-    }
-    match String::from_utf8(bytes) {
+    match read_source(path) {
         Ok(text) => Source::Text(text.into()),
         Err(_) => Source::Unreadable,
     }
