@@ -10,12 +10,15 @@ use crate::diagnostic::{Code, Diagnostic, Snippet};
 use super::error::SessionError;
 use super::file::scan_lines;
 use super::record::{HeaderLine, Record, VERSION, parse_header};
+use super::revisions::{problems, revisions_path};
 use super::state::Link;
 
 /// Checks the sessions file at `path` against `personas`: every line that cannot be read
 /// (`sessions.torn`, at that line) and every live session linked to a persona that neither
 /// exists nor is listed among a persona's `aliases` (`sessions.dangling`, at the line of its
-/// link). Both are errors. The file is only read.
+/// link), and every problem of the revisions file beside it (`sessions.torn`, at its line: a
+/// torn record, or content that does not hash to its revision). All are errors. The files
+/// are only read.
 ///
 /// # Errors
 ///
@@ -79,6 +82,12 @@ pub fn check_sessions<L: Lookup + ?Sized>(
         diagnostics.push(d);
     }
     diagnostics.sort_by_key(|d| d.line);
+    // The stored revisions beside the links: what cannot be read back is reported here, as
+    // pinning refuses to serve it.
+    let revisions = revisions_path(path);
+    for p in problems(&revisions)?.into_iter().flatten() {
+        diagnostics.push(torn(&revisions, p.line, &p.text, &p.message));
+    }
     Ok(diagnostics)
 }
 

@@ -90,6 +90,88 @@ pub(crate) fn verify(revision_id: &str, persona_json: &[u8]) -> Result<Persona, 
     }
 }
 
+/// One problem of a revisions file, found by [`problems`].
+pub(crate) struct Problem {
+    /// 1-based line.
+    pub line: usize,
+    /// The line as stored (without its newline).
+    pub text: Vec<u8>,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Every problem of the revisions file at `path` (read only): a header that is not ours, a
+/// line that is not a record, a record whose content does not hash to its revision, a last
+/// line cut short. `None` when the file does not exist.
+///
+/// # Errors
+///
+/// [`SessionError::Io`] when it cannot be read.
+pub(crate) fn problems(path: &Path) -> Result<Option<Vec<Problem>>, SessionError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(SessionError::io(path)(e)),
+    };
+    let mut out = Vec::new();
+    let start = match header_end(&file, path) {
+        Ok(Some(start)) => start,
+        Ok(None) if file.metadata().map_err(SessionError::io(path))?.len() == 0 => {
+            return Ok(Some(out));
+        }
+        Ok(None) | Err(_) => {
+            out.push(Problem {
+                line: 1,
+                text: Vec::new(),
+                message: "this is not a personactl revisions file: the first line is not its header; no stored revision is served from it".into(),
+            });
+            return Ok(Some(out));
+        }
+    };
+    let mut line_no = 1usize;
+    let scan = scan_lines(&file, start, None, |line, _| {
+        line_no += 1;
+        let reason = match parse_line(line) {
+            None => Some(
+                "this line is not a valid revisions record (a torn write, or a hand edit)"
+                    .to_owned(),
+            ),
+            Some((rev, Some((from, to)))) => verify(&rev, &line[from..to])
+                .err()
+                .map(|why| format!("stored revision `{rev}`: {why}; it is never served")),
+            Some((rev, None)) => {
+                #[derive(serde::Deserialize)]
+                struct Raw {
+                    persona: serde_json::Value,
+                }
+                serde_json::from_slice::<Raw>(line)
+                    .map_err(|_| "its record is not valid JSON")
+                    .and_then(|raw| {
+                        verify(&rev, &serde_json::to_vec(&raw.persona).unwrap_or_default())
+                    })
+                    .err()
+                    .map(|why| format!("stored revision `{rev}`: {why}; it is never served"))
+            }
+        };
+        if let Some(message) = reason {
+            out.push(Problem {
+                line: line_no,
+                text: line.to_vec(),
+                message,
+            });
+        }
+    })
+    .map_err(SessionError::io(path))?;
+    if !scan.partial.is_empty() {
+        out.push(Problem {
+            line: line_no + 1,
+            text: scan.partial.clone(),
+            message: "the last line is incomplete (a write was cut short); it is ignored".into(),
+        });
+    }
+    Ok(Some(out))
+}
+
 /// The revision a line holds and where its persona's JSON is within it; `None` for a line
 /// that is not a record (torn, damaged).
 fn parse_line(line: &[u8]) -> Option<(CompactString, Option<(usize, usize)>)> {

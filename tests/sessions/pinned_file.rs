@@ -229,3 +229,58 @@ fn a_killed_compaction_leaves_temporary_files_that_the_next_write_removes() {
     assert_eq!(p.links().len(), 2);
     assert_eq!(p.show_json("ghost")["persona"], serde_json::Value::Null);
 }
+
+#[test]
+fn validate_reports_tampered_and_torn_stored_revisions_at_their_lines() {
+    let p = Project::new();
+    p.ok(&["session", "link", "s1", "coach"], 0);
+    p.ok(&["session", "link", "s2", "therapist"], 0);
+    p.ok(&["validate", "--sessions", "sessions.jsonl"], 0);
+    let path = revisions_file(&p);
+    let text = fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "header and two revisions: {text}");
+    // Line 2: content changed by hand (still JSON, no longer its hash); a torn tail after it.
+    let tampered = lines[1].replacen("\"name\":\"", "\"name\":\"X", 1);
+    assert_ne!(tampered, lines[1]);
+    let damaged = format!(
+        "{}\n{tampered}\n{}\n{{\"revision\":\"ab",
+        lines[0], lines[2]
+    );
+    fs::write(&path, damaged).unwrap();
+    let report = p
+        .cmd(&[
+            "validate",
+            "--sessions",
+            "sessions.jsonl",
+            "--format",
+            "json",
+        ])
+        .run()
+        .code(1)
+        .stdout_json();
+    let found: Vec<(String, u64, String)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap_or_default().to_owned(),
+                d["line"].as_u64().unwrap(),
+                d["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].0.ends_with("sessions.revisions.jsonl"),
+        "{found:?}"
+    );
+    assert_eq!(found[0].1, 2);
+    assert!(
+        found[0].2.contains("does not hash to its revision"),
+        "{found:?}"
+    );
+    assert_eq!(found[1].1, 4);
+    assert!(found[1].2.contains("incomplete"), "{found:?}");
+}
