@@ -583,3 +583,91 @@ fn a_writer_killed_mid_write_never_leaves_a_partial_file() {
     assert_eq!(personas::discover(&dir).unwrap().len(), 1);
     eprintln!("{seen_new} of 40 killed writers had completed their write");
 }
+
+#[test]
+fn an_mv_killed_at_any_moment_leaves_one_file_and_a_valid_directory() {
+    let t = TempTree::new().defaults("p").file("p/coach.toml", COACH);
+    let dir = t.path("p");
+    let mut current = "coach".to_owned();
+    let mut moved = 0;
+    for i in 0..24u64 {
+        let next = format!("coach-{i}");
+        let mut child = personactl()
+            .personas(&dir)
+            .args(["mv", &current, &next])
+            .command()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("personactl runs");
+        // A different moment each time: before, during or after each step of the rename.
+        std::thread::sleep(std::time::Duration::from_micros((i * 5_003) % 120_000));
+        let _ = child.kill();
+        let _ = child.wait();
+        let old = dir.join(format!("{current}.toml"));
+        let new = dir.join(format!("{next}.toml"));
+        assert!(
+            old.exists() != new.exists(),
+            "round {i}: exactly one of {current} and {next} must exist"
+        );
+        personactl()
+            .personas(&dir)
+            .arg("validate")
+            .run()
+            .assert_exit(0);
+        if new.exists() {
+            moved += 1;
+            // Sessions linked to the old id still find it.
+            personactl()
+                .personas(&dir)
+                .args(["show", &current])
+                .run()
+                .success();
+            current = next;
+        }
+        assert!(
+            read(&dir.join(format!("{current}.toml"))).contains("# warm but focused"),
+            "round {i}: comments kept"
+        );
+    }
+    eprintln!("{moved} of 24 killed renames had completed");
+}
+
+#[cfg(unix)]
+#[test]
+fn mv_of_a_linked_persona_moves_the_link_and_writes_through_it() {
+    // The real file is hidden, so that only the link is a persona file of the directory.
+    let t = TempTree::new()
+        .defaults("p")
+        .file("p/shared/.real-coach.toml", COACH);
+    let dir = t.path("p");
+    std::fs::remove_file(dir.join("coach.toml")).expect("rm");
+    std::os::unix::fs::symlink("shared/.real-coach.toml", dir.join("coach.toml")).expect("ln");
+    personactl()
+        .personas(&dir)
+        .arg("validate")
+        .run()
+        .assert_exit(0);
+    personactl()
+        .personas(&dir)
+        .args(["mv", "coach", "trainer"])
+        .run()
+        .success();
+    let link = dir.join("trainer.toml");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("trainer.toml")
+            .file_type()
+            .is_symlink(),
+        "the link is moved, not replaced by a copy"
+    );
+    assert!(!dir.join("coach.toml").exists());
+    let target = read(&dir.join("shared/.real-coach.toml"));
+    assert!(target.contains("coach"), "the old id is an alias: {target}");
+    assert!(target.contains("# warm but focused"), "comments kept");
+    personactl()
+        .personas(&dir)
+        .arg("validate")
+        .run()
+        .assert_exit(0);
+}

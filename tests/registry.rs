@@ -593,3 +593,24 @@ fn alias_collisions_are_reported_and_cleared_as_files_change() {
         pairs(&[("updated", "poet"), ("reloaded", "-")])
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_link_is_one_error_of_the_status_from_open_and_from_a_reload() {
+    let t = TempTree::new();
+    t.write("coach.toml", &persona("Coach"));
+    t.write("journaling-assistant.toml", &persona("Journal"));
+    std::os::unix::fs::symlink(t.path("nowhere.toml"), t.path("ghost.toml")).unwrap();
+    let registry = Registry::open(t.root()).unwrap();
+    let status = registry.status();
+    assert!(!status.success);
+    assert_eq!(status.errors.len(), 1, "{:?}", status.errors);
+    assert!(status.errors[0].path.ends_with("ghost.toml"));
+    assert_eq!(registry.snapshot().len(), 2, "the rest is live");
+    fs::remove_file(t.path("ghost.toml")).unwrap();
+    registry.reload_paths(&[t.path("ghost.toml")]).unwrap();
+    assert!(registry.status().success, "{:?}", registry.status().errors);
+    std::os::unix::fs::symlink(t.path("nowhere.toml"), t.path("ghost.toml")).unwrap();
+    registry.reload().unwrap();
+    assert_eq!(registry.status().errors.len(), 1);
+}

@@ -538,3 +538,32 @@ fn writes_racing_a_delete_are_never_a_server_error() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_link_appearing_under_a_running_server_degrades_health_as_validate_fails() {
+    let s = Server::start(&[]);
+    assert_eq!(s.get("/healthz").1["status"], "ok");
+    let link = s.dir().join("ghost.toml");
+    std::os::unix::fs::symlink(s.dir().join("nowhere.toml"), &link).unwrap();
+    eventually("health reports the dangling link", || {
+        s.get("/healthz").1["status"] == "degraded"
+    });
+    let health = s.get("/healthz").1;
+    let errors = health["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{health}");
+    assert!(
+        errors[0]["path"].as_str().unwrap().ends_with("ghost.toml"),
+        "{health}"
+    );
+    assert!(
+        errors[0]["message"].as_str().unwrap().contains("dangling"),
+        "{health}"
+    );
+    // Everything else is served and writable.
+    assert_eq!(s.get("/api/personas/coach").0, 200);
+    std::fs::remove_file(&link).unwrap();
+    eventually("health is ok again", || {
+        s.get("/healthz").1["status"] == "ok"
+    });
+}

@@ -213,6 +213,17 @@ fn link_problem(path: &Path, is_loop: bool) -> Option<Diagnostic> {
     )
 }
 
+/// The problem [`walk`] reports for one entry it meets again by name (a watcher's event):
+/// a dangling symbolic link named like a persona file. `None` for anything else.
+pub(crate) fn entry_problem(path: &Path) -> Option<Diagnostic> {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && std::fs::metadata(path).is_err() {
+        link_problem(path, false)
+    } else {
+        None
+    }
+}
+
 /// The diagnostic for a persona file at `path` that is (or sits under) a symbolic link
 /// leading outside the personas directory `root`: such files are never read. `None` when the
 /// file may be read.

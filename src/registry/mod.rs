@@ -93,10 +93,11 @@ impl RegistryBuilder {
     /// listed. Invalid files are no error: they are left out and reported by
     /// [`Registry::status`].
     pub fn open(self) -> Result<Registry, Error> {
-        let files = discover(&self.dir)?;
+        let (files, problems) = walk_dir(&self.dir)?;
         let dir: Arc<Path> = Arc::from(self.dir.as_path());
         let empty = Snapshot::empty(Arc::clone(&dir), Arc::from(self.default_persona.as_str()));
         let mut state = ReloadState::new(&self.dir, Some(&self.default_persona));
+        state.note_problems(Some(problems), &BTreeSet::new());
         let mut snapshot = match state.apply(&empty, files.into_iter().collect()) {
             Some(applied) => applied.snapshot,
             None => empty,
@@ -237,10 +238,12 @@ impl Registry {
         let old = shared.current.load_full();
         let dir = &shared.dir;
         let mut candidates: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut problems = None;
         let listed = if changes.rescan || !dir.is_dir() {
-            discover(dir).map(|files| {
+            walk_dir(dir).map(|(files, found)| {
                 candidates.extend(files);
                 candidates.extend(state.known().map(Path::to_path_buf));
+                problems = Some(found);
             })
         } else {
             Ok(())
@@ -262,6 +265,7 @@ impl Registry {
             );
         }
         candidates.extend(changes.files.iter().map(|rel| dir.join(rel)));
+        state.note_problems(problems, &candidates);
         let Some(applied) = state.apply(&old, candidates) else {
             self.set_status(&state, &old, changes.watch_error);
             return Ok(old.generation);
@@ -324,6 +328,17 @@ impl std::fmt::Debug for Registry {
             .field("dir", &self.shared.dir)
             .field("generation", &self.shared.current.load().generation)
             .finish_non_exhaustive()
+    }
+}
+
+/// The persona files under `dir` and the entries that cannot be used, as a full check walks
+/// it; a single file given as `dir` is the one file.
+fn walk_dir(dir: &Path) -> Result<(Vec<PathBuf>, Vec<crate::diagnostic::Diagnostic>), Error> {
+    let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+    if meta.is_dir() {
+        crate::load::walk(dir)
+    } else {
+        discover(dir).map(|files| (files, Vec::new()))
     }
 }
 

@@ -57,6 +57,9 @@ pub(crate) struct ReloadState {
     family: HashMap<PathBuf, Vec<Diagnostic>>,
     /// parent id → the files that name it in `extends`.
     children: HashMap<Arc<str>, BTreeSet<PathBuf>>,
+    /// Entries of the directory that are not persona files it can read (a dangling link, a
+    /// link loop), by path: one diagnostic each, as in a full check.
+    problems: BTreeMap<PathBuf, Diagnostic>,
     /// Every error in the directory, sorted by path.
     errors: Arc<Vec<Diagnostic>>,
     /// The personas directory and the default persona, for `default.missing`.
@@ -101,6 +104,35 @@ impl ReloadState {
     /// Every error in the directory now.
     pub fn errors(&self) -> Arc<Vec<Diagnostic>> {
         Arc::clone(&self.errors)
+    }
+
+    /// Takes the entries a walk of the whole directory could not use (`all`), or, for the
+    /// paths of a partial reload (`all` is `None`), looks at each again. Returns whether the
+    /// list changed (the errors are then refreshed).
+    pub fn note_problems(
+        &mut self,
+        all: Option<Vec<Diagnostic>>,
+        paths: &BTreeSet<PathBuf>,
+    ) -> bool {
+        let before = self.problems.clone();
+        match all {
+            Some(all) => {
+                self.problems = all.into_iter().map(|d| (d.path.clone(), d)).collect();
+            }
+            None => {
+                for p in paths {
+                    match crate::load::entry_problem(p) {
+                        Some(d) => self.problems.insert(p.clone(), d),
+                        None => self.problems.remove(p),
+                    };
+                }
+            }
+        }
+        let changed = before != self.problems;
+        if changed {
+            self.refresh_errors();
+        }
+        changed
     }
 
     /// Re-reads `candidates` and builds the next snapshot (generation `old.generation + 1`),
@@ -347,7 +379,8 @@ impl ReloadState {
                 .filter(Diagnostic::is_error)
                 .collect()
         };
-        // Each file's own errors.
+        // Entries that are not persona files, and each file's own errors.
+        after.extend(self.problems.values().cloned());
         after.extend(
             self.records
                 .iter()
@@ -654,6 +687,7 @@ impl ReloadState {
             .records
             .values()
             .flat_map(|r| r.diagnostics.iter().filter(|d| d.is_error()).cloned())
+            .chain(self.problems.values().cloned())
             .chain(cross.values().flatten().cloned())
             .chain(self.family.values().flatten().cloned())
             .collect();

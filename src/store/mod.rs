@@ -657,7 +657,9 @@ impl Store {
             .map_err(|e| children_error(e, old))?;
         // Step 1: the content, under the old name (an `id` key would not match it yet).
         let had_id = doc.remove("id").is_some();
-        write_atomic(&old_path, &doc.to_string(), false).map_err(WriteError::into_store)?;
+        // A symbolic link is written through to its target (see `write_over`); the link
+        // itself is what step 2 moves.
+        self.write_over(&old_path, &doc.to_string())?;
         // Step 2: one atomic move (the store lock keeps other personactl writers out; the
         // existence check above is repeated to narrow the window for anyone else).
         if new_path.exists() {
@@ -670,7 +672,7 @@ impl Store {
         sync_parent(&new_path).map_err(StoreError::Io)?;
         // Step 3: the `id` key, when the file had one.
         if had_id {
-            write_atomic(&new_path, &new_text, false).map_err(WriteError::into_store)?;
+            self.write_over(&new_path, &new_text)?;
         }
         self.publish(&[&old_path, &new_path]);
         Ok(new_path)
