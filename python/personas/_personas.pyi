@@ -263,8 +263,16 @@ class Resolution:
     def via_alias(self) -> bool: ...
     @property
     def linked_at(self) -> Optional[str]: ...
-    def to_dict(self) -> Dict[str, Any]:
-        """As ``personactl session show --format json``."""
+    @property
+    def pinned(self) -> Optional[Dict[str, Any]]:
+        """The persona as it was when the session was linked (its stored revision)."""
+    @property
+    def pinned_revision(self) -> Optional[str]: ...
+    @property
+    def pinned_reason(self) -> Optional[str]:
+        """Why ``pinned`` is None."""
+    def to_dict(self, pinned: bool = False) -> Dict[str, Any]:
+        """As ``personactl session show --format json`` (``--pinned`` with ``pinned=True``)."""
 
 class SessionStore:
     """The sessions index (a file or ``postgres://`` URL), bound to a registry."""

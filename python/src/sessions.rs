@@ -83,23 +83,29 @@ impl SessionStore {
 
     /// The persona `session` uses now, resolved against the registry's current snapshot: its
     /// persona, or the persona that lists the linked id among its aliases (a rename), or else
-    /// the default persona with `fallback` set. Raises `SessionError` for a bad session id, or
-    /// when it falls back and the default persona does not exist.
+    /// the default persona with `fallback` set; and the pinned persona, the stored revision
+    /// the session was linked at (`pinned`, or `pinned_reason` when there is none). Raises
+    /// `SessionError` for a bad session id, or when it falls back and the default persona
+    /// does not exist.
     fn show(&self, py: Python<'_>, session: String) -> PyResult<Resolution> {
         let snapshot = self.registry.snapshot();
-        // Pinned revisions: when the sessions store records a pinned persona, the resolution
-        // below carries it, and `Resolution` gains it as an attribute (and in `to_dict`).
-        let (view, entry) = py
+        let (view, pinned_view, entry) = py
             .detach(|| {
-                let r = lock(&self.store).resolve(&session, &*snapshot, snapshot.default_id())?;
-                let view = serde_json::to_value(r.view()).unwrap_or(Value::Null);
+                let mut store = lock(&self.store);
+                let p = store.pinned(&session, &*snapshot, snapshot.default_id())?;
+                let view = serde_json::to_value(p.resolution.view()).unwrap_or(Value::Null);
+                let pinned_view = serde_json::to_value(p.view()).unwrap_or(Value::Null);
                 let entry = snapshot
-                    .get_arc(&r.entry.id)
-                    .unwrap_or_else(|| Arc::new(r.entry.clone()));
-                Ok::<_, personas::SessionError>((view, entry))
+                    .get_arc(&p.resolution.entry.id)
+                    .unwrap_or_else(|| Arc::new(p.resolution.entry.clone()));
+                Ok::<_, personas::SessionError>((view, pinned_view, entry))
             })
             .map_err(session_error)?;
-        Ok(Resolution { view, entry })
+        Ok(Resolution {
+            view,
+            pinned_view,
+            entry,
+        })
     }
 
     /// Every linked session (only those linked to `persona` when given), sorted by session id.
@@ -124,6 +130,8 @@ impl SessionStore {
 #[pyclass(frozen, module = "personas")]
 pub struct Resolution {
     view: Value,
+    /// The view with the pinned persona (`session show --pinned --format json`).
+    pinned_view: Value,
     entry: Arc<Entry>,
 }
 
@@ -201,9 +209,44 @@ impl Resolution {
         self.text("linked_at")
     }
 
-    /// The resolution as `personactl session show --format json` prints it.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(pythonize::pythonize(py, &self.view)?)
+    /// The persona as it was when the session was linked (a dict of its resolved fields, as
+    /// in `personactl session show --pinned --format json`), its content checked against
+    /// its revision; None when there is none (see `pinned_reason`).
+    #[getter]
+    fn pinned<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.pinned_view.get("pinned") {
+            Some(Value::Null) | None => Ok(None),
+            Some(p) => Ok(Some(pythonize::pythonize(py, p)?)),
+        }
+    }
+
+    /// The revision of `pinned`, or None.
+    #[getter]
+    fn pinned_revision(&self) -> Option<&str> {
+        self.pinned_view
+            .get("pinned_revision")
+            .and_then(Value::as_str)
+    }
+
+    /// Why `pinned` is None (not linked, linked before revisions were stored, not stored,
+    /// damaged content that is never served), or None.
+    #[getter]
+    fn pinned_reason(&self) -> Option<&str> {
+        self.pinned_view
+            .get("pinned_reason")
+            .and_then(Value::as_str)
+    }
+
+    /// The resolution as `personactl session show --format json` prints it; with
+    /// `pinned=True`, as `personactl session show --pinned --format json`.
+    #[pyo3(signature = (pinned = false))]
+    fn to_dict<'py>(&self, py: Python<'py>, pinned: bool) -> PyResult<Bound<'py, PyAny>> {
+        let view = if pinned {
+            &self.pinned_view
+        } else {
+            &self.view
+        };
+        Ok(pythonize::pythonize(py, view)?)
     }
 
     fn __repr__(&self) -> String {

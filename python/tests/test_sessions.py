@@ -89,6 +89,28 @@ def test_resolution_follows_the_registry(personas_dir, sessions):
     assert renamed.resolved == "new-coach" and renamed.via_alias and not renamed.fallback
 
 
+def test_show_keeps_the_pinned_persona_after_an_edit_and_a_delete(personas_dir, sessions):
+    registry = personas.Registry(personas_dir, watch=False)
+    store = personas.SessionStore(sessions, registry)
+    store.link("p", "coach")
+    before = store.show("p")
+    assert before.pinned["name"] == "Coach" and before.pinned_reason is None
+    assert before.pinned_revision == before.linked_revision == before.revision
+    coach = personas_dir / "coach.toml"
+    coach.write_text(coach.read_text().replace('name = "Coach"', 'name = "Trainer"'))
+    registry.reload()
+    after = store.show("p")
+    assert after.changed and after.resolved_persona.name == "Trainer"
+    assert after.pinned["name"] == "Coach", "the stored revision, not the file"
+    assert after.pinned_revision == before.revision != after.revision
+    rc, out, err = cli("--dir", personas_dir, "--sessions", sessions, "session", "show", "p", "--pinned", "--format", "json")
+    assert rc == 0, err
+    assert after.to_dict(pinned=True) == json.loads(out)
+    assert after.to_dict() == cli_show(personas_dir, sessions, "p")
+    unknown = store.show("nobody")
+    assert unknown.pinned is None and unknown.pinned_reason
+
+
 def test_refusals_write_nothing_and_say_what_the_cli_says(personas_dir, sessions):
     registry = personas.Registry(personas_dir, watch=False)
     store = personas.SessionStore(sessions, registry)
