@@ -9,6 +9,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
 use personas::Store;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -18,6 +19,12 @@ use crate::errors::{NotFound, dir_error, library_error, store_error};
 use crate::events::{Event, Status};
 use crate::persona::Persona;
 use crate::snapshot::Snapshot;
+
+/// The Python object of one snapshot, by its generation.
+struct Cached {
+    generation: u64,
+    object: Py<Snapshot>,
+}
 
 /// The personas of a directory for a chat service: `snapshot()` per request (cheap, lock
 /// free), hot reload while `watch` is on (a broken edit keeps the persona's last good version
@@ -31,7 +38,8 @@ pub struct Registry {
     pub(crate) inner: personas::Registry,
     watcher: Mutex<Option<personas::Watcher>>,
     /// The Python object of the current snapshot, reused while the generation is the same.
-    current: Mutex<Option<(Arc<personas::Snapshot>, Py<Snapshot>)>>,
+    /// Read without a lock: `registry.snapshot()` is on every request's path.
+    current: ArcSwapOption<Cached>,
 }
 
 #[pymethods]
@@ -62,7 +70,7 @@ impl Registry {
         Ok(Registry {
             inner,
             watcher: Mutex::new(watcher),
-            current: Mutex::new(None),
+            current: ArcSwapOption::empty(),
         })
     }
 
@@ -80,22 +88,23 @@ impl Registry {
 
     /// The current snapshot: an immutable, consistent view. Cheap; take one per request.
     fn snapshot(&self, py: Python<'_>) -> PyResult<Py<Snapshot>> {
-        let live = self.inner.snapshot();
-        if let Some((arc, obj)) = &*lock(&self.current)
-            && Arc::ptr_eq(arc, &live)
+        let generation = self.inner.with_snapshot(personas::Snapshot::generation);
+        if let Some(cached) = &*self.current.load()
+            && cached.generation == generation
         {
-            return Ok(obj.clone_ref(py));
+            return Ok(cached.object.clone_ref(py));
         }
-        // Built outside the lock: creating a Python object may run other Python code.
-        let obj = Py::new(py, Snapshot::new(py, Arc::clone(&live)))?;
-        let mut current = lock(&self.current);
-        let newer = current
-            .as_ref()
-            .is_none_or(|(arc, _)| arc.generation() <= live.generation());
-        if newer {
-            *current = Some((live, obj.clone_ref(py)));
-        }
-        Ok(obj)
+        let live = self.inner.snapshot();
+        let object = Py::new(py, Snapshot::new(py, Arc::clone(&live)))?;
+        // A newer generation is never replaced by an older one (two threads racing here).
+        self.current.rcu(|old| match old {
+            Some(c) if c.generation > live.generation() => Some(Arc::clone(c)),
+            _ => Some(Arc::new(Cached {
+                generation: live.generation(),
+                object: object.clone_ref(py),
+            })),
+        });
+        Ok(object)
     }
 
     /// How the last reload went: generation, time, success, every current error.
