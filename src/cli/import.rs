@@ -208,8 +208,9 @@ fn read_and_convert(file: &Path) -> Result<Vec<Imported>, ReadFailure> {
             ),
         });
     }
-    let mut bytes = Vec::new();
-    // Read through the cap: a special file (`/dev/zero`) or one that grows is never read whole.
+    // Sized from the metadata (one read, and one more to see the end), and read through the
+    // cap: a file that grows meanwhile is never read whole.
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
     std::fs::File::open(file)
         .map_err(io)?
         .take(limit + 1)
