@@ -67,19 +67,16 @@ impl Catalog {
     #[must_use]
     pub fn from_checked(checked: Vec<CheckedFile>) -> Self {
         let mut diagnostics = cross_file_diagnostics(&checked);
-        let resolution = resolve_checked(&checked);
-        diagnostics.extend(resolution.diagnostics.into_iter().map(|(_, d)| d));
-        // Parents before children: each child is merged onto its parent's resolved persona.
-        let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; checked.len()];
-        for &v in &resolution.order {
-            let file = checked[v].file.as_ref();
-            let persona = match (resolution.parent[v], file) {
-                (Some(p), Some(file)) => resolved[p].as_ref().map(|parent| file.merge_onto(parent)),
-                (None, Some(file)) => file.standalone(),
-                (_, None) => None,
-            };
-            resolved[v] = persona.map(Arc::new);
-        }
+        let mut resolution = resolve_checked(&checked);
+        diagnostics.extend(
+            std::mem::take(&mut resolution.diagnostics)
+                .into_iter()
+                .map(|(_, d)| d),
+        );
+        // Parents before children: each child is merged onto its parent's resolved persona;
+        // a persona over its token budget is left out.
+        let (resolved, budgets) = crate::tokens::resolve_with_budgets(&checked, &resolution);
+        diagnostics.extend(budgets);
         let mut entries = BTreeMap::new();
         let files = checked.len();
         for (mut c, persona) in checked.into_iter().zip(resolved) {

@@ -67,6 +67,7 @@ mod sessions;
 mod snapshot;
 mod source;
 mod store;
+mod tokens;
 mod validate;
 mod violations;
 mod watch;
@@ -97,6 +98,7 @@ pub use sessions::{DEFAULT_CONNECT_TIMEOUT, PgStore};
 pub use snapshot::Snapshot;
 pub use source::{Position, position};
 pub use store::{Store, StoreError, render_new};
+pub use tokens::{COUNT_DATE, TokenCounts, Tokenizer, count_tokens, tokenizer_of};
 pub use validate::{
     CheckedFile, Report, ValidateOptions, check_file, check_text, cross_file_diagnostics, stem_id,
     validate_paths,

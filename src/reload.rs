@@ -19,6 +19,7 @@ use crate::load::read_source;
 use crate::persona_file::PersonaFile;
 use crate::resolve::{Node, resolve};
 use crate::snapshot::Snapshot;
+use crate::tokens;
 use crate::validate::{CheckedFile, check_file, check_text, cross_file_diagnostics_in};
 
 /// One persona file as last read.
@@ -370,6 +371,7 @@ impl State {
         let resolved_paths: Vec<PathBuf> =
             records.iter().map(|r| r.skeleton.path.clone()).collect();
         let mut current: Vec<Option<Arc<Entry>>> = vec![None; records.len()];
+        let mut over_budget = vec![false; records.len()];
         let mut updates: Vec<(usize, Option<Arc<Entry>>, Arc<Entry>)> = Vec::new();
         for &v in &resolution.order {
             let r = records[v];
@@ -390,7 +392,44 @@ impl State {
                 Some(p) => Some(file.merge_onto(&p.persona)),
                 None => file.standalone(),
             };
-            let Some(persona) = persona else { continue };
+            let Some(persona) = persona else {
+                if let Some(p) = resolution.parent[v].filter(|&p| over_budget[p]) {
+                    let path = &r.skeleton.path;
+                    let d = tokens::parent_over_budget(
+                        path,
+                        &r.skeleton.links,
+                        &records[p].skeleton.path,
+                    );
+                    family.entry(path.clone()).or_default().push(d);
+                    over_budget[v] = true;
+                }
+                continue;
+            };
+            let prompt_from = || {
+                let mut up = resolution.parent[v];
+                while let Some(p) = up {
+                    if records[p]
+                        .file
+                        .as_ref()
+                        .is_some_and(|f| f.system_prompt.is_some())
+                    {
+                        return records[p].id.as_deref().map(str::to_owned);
+                    }
+                    up = resolution.parent[p];
+                }
+                None
+            };
+            if let Some(d) = tokens::budget_diagnostic(
+                &r.skeleton.path,
+                &r.skeleton.links,
+                &persona,
+                prompt_from,
+            ) {
+                // Over its budget: the last good version stays live.
+                family.entry(r.skeleton.path.clone()).or_default().push(d);
+                over_budget[v] = true;
+                continue;
+            }
             let entry = match &r.last_good {
                 Some(old) if *old.persona == persona && old.path == r.skeleton.path => {
                     Arc::clone(old)

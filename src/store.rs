@@ -333,6 +333,15 @@ impl Store {
                 diagnostics: checked.diagnostics,
             });
         }
+        if let Some(d) = checked
+            .persona
+            .as_ref()
+            .and_then(|p| crate::tokens::budget_diagnostic(path, &checked.links, p, || None))
+        {
+            return Err(StoreError::Invalid {
+                diagnostics: vec![d],
+            });
+        }
         if checked.links.extends.is_none() && checked.links.pending.is_empty() {
             return Ok(());
         }
@@ -340,12 +349,14 @@ impl Store {
         let mut files: Vec<CheckedFile> = others.par_iter().map(|p| check_file(p)).collect();
         files.push(checked);
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        let family: Vec<Diagnostic> = resolve_checked(&files)
-            .diagnostics
+        let mut resolution = resolve_checked(&files);
+        let mut family: Vec<Diagnostic> = std::mem::take(&mut resolution.diagnostics)
             .into_iter()
             .filter(|(i, _)| files[*i].path == path)
             .map(|(_, d)| d)
             .collect();
+        let (_, budgets) = crate::tokens::resolve_with_budgets(&files, &resolution);
+        family.extend(budgets.into_iter().filter(|d| d.path == path));
         if family.is_empty() {
             Ok(())
         } else {

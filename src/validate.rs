@@ -252,6 +252,10 @@ fn variable_checks(
             );
         }
     }
+    if instance.get("system_prompt").is_some() {
+        let span = doc.locate([Segment::Key("system_prompt")]).value;
+        links.prompt = Some(crate::tokens::Place::of(text, &span));
+    }
     for field in ["system_prompt", "greeting"] {
         let Some(value) = instance.get(field).and_then(Value::as_str) else {
             continue;
@@ -501,19 +505,22 @@ pub fn validate_paths(paths: &[PathBuf], options: &ValidateOptions) -> Result<Re
             let mut c = check_file(p);
             // The report needs only the diagnostics and the links: keep memory flat.
             c.persona = None;
-            if c.file.take().is_some() && !c.diagnostics.iter().any(Diagnostic::is_error) {
+            let file = c.file.take();
+            if file.is_some() && !c.diagnostics.iter().any(Diagnostic::is_error) {
                 c.valid_alone = true;
             }
+            c.file = file.filter(crate::tokens::keep_for_budgets);
             c
         })
         .collect();
     let mut diagnostics: Vec<Diagnostic> = cross_file_diagnostics(&checked);
+    let mut resolution = resolve_checked(&checked);
     diagnostics.extend(
-        resolve_checked(&checked)
-            .diagnostics
+        std::mem::take(&mut resolution.diagnostics)
             .into_iter()
             .map(|(_, d)| d),
     );
+    diagnostics.extend(crate::tokens::validate_budgets(&mut checked, &resolution));
     if let Some(default) = &options.default_persona
         && !checked.iter().any(|c| c.id.as_deref() == Some(default))
     {
