@@ -30,6 +30,7 @@ use crate::validate::CheckedFile;
 /// A tokenizer: one of OpenAI's byte-pair encodings, with tiktoken's exact counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Tokenizer {
     /// `o200k_base`: GPT-4o, GPT-4.1, GPT-5 and the o1/o3/o4 reasoning models.
     O200kBase,

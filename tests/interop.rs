@@ -152,7 +152,12 @@ fn agent_files_round_trip() {
             .starts_with("You are a senior code reviewer.\n\nWhen invoked:")
     );
     assert_eq!(p.extensions["agent_md"]["tools"], "Read, Grep, Glob");
-    assert_eq!(p.extensions["agent_md"]["model"], "sonnet");
+    assert_eq!(
+        p.model.as_ref().and_then(|m| m.name.as_deref()),
+        Some("sonnet"),
+        "the front matter's `model` is the model name"
+    );
+    assert!(p.extensions["agent_md"].get("model").is_none());
     let md = export(&p, Format::AgentMd);
     assert!(md.starts_with("---\n"), "{md}");
     assert!(
@@ -299,4 +304,41 @@ fn png_with_text(keyword: &str, text: &str) -> Vec<u8> {
     chunk(b"tEXt", &data);
     chunk(b"IEND", &[]);
     out
+}
+
+#[test]
+fn model_name_round_trips_through_agent_files_and_cards() {
+    let mut p = check_file(Path::new("personas/coach.toml"))
+        .persona
+        .unwrap();
+    let model = p.model.get_or_insert_with(Default::default);
+    model.name = Some("gpt-4o-mini".into());
+    model.max_prompt_tokens = Some(4000);
+    let md = export(&p, Format::AgentMd);
+    let front = &md[..md.find("\n---\n").expect("front matter closes")];
+    assert!(front.contains("\nmodel: gpt-4o-mini\n"), "{front}");
+    assert_eq!(
+        front.matches("gpt-4o-mini").count(),
+        1,
+        "the model id is written once, as `model`: {front}"
+    );
+    assert_eq!(import_via_store(md.as_bytes()), p);
+
+    let card = export(&p, Format::CardV2);
+    let json: Value = serde_json::from_str(&card).unwrap();
+    assert_eq!(
+        json["data"]["extensions"]["personactl"]["model"]["name"], "gpt-4o-mini",
+        "a card has no model field: the extension point keeps it"
+    );
+    assert_eq!(import_via_store(card.as_bytes()), p);
+}
+
+#[test]
+fn agent_model_inherit_names_no_model_and_survives() {
+    let md = "---\nname: helper\ndescription: Helps.\nmodel: inherit\n---\nYou help.\n";
+    let p = import_via_store(md.as_bytes());
+    assert_eq!(p.model.as_ref().and_then(|m| m.name.as_deref()), None);
+    assert_eq!(p.extensions["agent_md"]["model"], "inherit");
+    let back = export(&p, Format::AgentMd);
+    assert!(back.contains("\nmodel: inherit\n"), "{back}");
 }

@@ -1,5 +1,6 @@
-//! Markdown agent files: YAML front matter (`name`, `description`, anything else) and a body
-//! that is the system prompt, as used by Claude Code subagents and VS Code custom agents.
+//! Markdown agent files: YAML front matter (`name`, `description`, `model`, anything else) and
+//! a body that is the system prompt, as used by Claude Code subagents and VS Code custom agents.
+//! `model` is `[model] name` both ways.
 
 use serde_json::{Map, Number, Value};
 use yaml_rust2::yaml::Hash;
@@ -10,6 +11,9 @@ use crate::persona::Persona;
 
 /// The key in `[extensions]` that holds front-matter keys a persona has no place for.
 const EXT: &str = "agent_md";
+
+/// The longest `[model] name`, in characters (as the schema says).
+const MODEL_NAME_MAX: usize = 128;
 
 pub(super) fn import(text: &str) -> Result<Persona, InteropError> {
     let (front, body) = split(text)?;
@@ -50,10 +54,23 @@ pub(super) fn import(text: &str) -> Result<Persona, InteropError> {
     if let Some(Value::Object(saved)) = get("personactl").map(to_json) {
         restore_persona_only(&mut persona, &saved);
     }
+    // `model` is the model id; `inherit` (the caller's model) names none, and stays as written.
+    let model = get("model")
+        .and_then(Yaml::as_str)
+        .map(str::trim)
+        .filter(|m| !m.is_empty() && *m != "inherit" && m.chars().count() <= MODEL_NAME_MAX);
+    if let Some(m) = model {
+        persona.model.get_or_insert_with(Default::default).name = Some(m.to_owned());
+    }
     let mut keep = Map::new();
     for (k, v) in &map {
         let key = yaml_key(k);
-        if !["name", "description", "personactl"].contains(&key.as_str())
+        let taken = if model.is_some() {
+            ["name", "description", "personactl", "model"].as_slice()
+        } else {
+            ["name", "description", "personactl"].as_slice()
+        };
+        if !taken.contains(&key.as_str())
             && let Some(v) = without_nulls(to_json(v))
         {
             keep.insert(key, v);
@@ -80,7 +97,18 @@ pub(super) fn export(persona: &Persona) -> String {
             front.insert(Yaml::String(k.clone()), to_yaml(v));
         }
     }
-    let extra = persona_only(persona, EXT);
+    let model = persona.model.as_ref().and_then(|m| m.name.as_deref());
+    if let Some(m) = model {
+        front.insert(Yaml::String("model".into()), Yaml::String(m.to_owned()));
+    }
+    let mut extra = persona_only(persona, EXT);
+    // The model id travels as `model`, not twice.
+    if let Some(Value::Object(saved)) = extra.get_mut("model") {
+        saved.remove("name");
+        if saved.is_empty() {
+            extra.remove("model");
+        }
+    }
     let mut extra_yaml = to_yaml(&Value::Object(extra));
     // Tags and a greeting have no place in an agent file either: keep them with the rest.
     if let Yaml::Hash(h) = &mut extra_yaml {
