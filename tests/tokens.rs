@@ -588,6 +588,7 @@ impl Server {
         let response = match (method, body) {
             ("GET", _) => agent.get(&url).call(),
             ("PATCH", Some(b)) => agent.patch(&url).content_type("application/json").send(b),
+            ("PUT", Some(b)) => agent.put(&url).content_type("application/json").send(b),
             other => panic!("unsupported call {other:?}"),
         }
         .expect("the server answers");
@@ -622,6 +623,11 @@ fn http_shows_counts_and_refuses_an_over_budget_write() {
         json!({"system_prompt": Tokenizer::O200kBase.count(&words(50)), "greeting": null, "tokenizer": "o200k_base"})
     );
     assert_eq!(body["model"]["name"], "gpt-4o");
+    // What GET gave can be sent back: `tokens` is output only.
+    let mut shown = body.clone();
+    shown["description"] = json!("Changed.");
+    let (status, back) = s.call("PUT", "/api/personas/coach", Some(&shown.to_string()));
+    assert_eq!(status, 200, "{back}");
     let (_, list) = s.call("GET", "/api/personas", None);
     assert!(
         list[0].get("tokens").is_none(),

@@ -131,6 +131,8 @@ async fn change(
     let id = path_id(id)?;
     let mut fields = body_object(body)?;
     check_body_id(&mut fields, &id)?;
+    // Output only: a persona as GET gave it (with its counts) can be sent back.
+    fields.remove("tokens");
     let live = state.registry.snapshot().get_arc(&id);
     match (fields.remove("revision"), &live) {
         (Some(Value::String(expected)), Some(entry)) if expected != entry.revision => {
