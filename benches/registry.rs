@@ -6,7 +6,7 @@
 //!     load of it.
 //!
 //! The corpus is written into a temporary folder (`PERSONAS_BENCH_N` files, default 10,000),
-//! or read from `PERSONAS_BENCH_DIR` (e.g. made by `gen_corpus.py DIR 10000`).
+//! or read from `PERSONAS_BENCH_DIR` (e.g. made by `scripts/gen_corpus.py DIR 10000`).
 
 use std::fs;
 use std::hint::black_box;

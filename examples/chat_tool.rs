@@ -7,11 +7,13 @@
 //! OPENAI_BASE_URL=https://api.openai.com/v1 OPENAI_API_KEY=… cargo run --example chat_tool
 //! ```
 //!
-//! Edit a persona file while it runs: the next turn uses the new version.
+//! Edit a persona file while it runs: the next turn uses the new version, or, with
+//! `--policy pin`, the chat keeps the version it began with and says that a newer one exists;
+//! typing `/upgrade` moves it to the current version.
 
 use std::io::{BufRead, Write};
 
-use personas::{Registry, SessionBackend};
+use personas::{Policy, Registry, SessionBackend, Upgrade};
 use serde_json::{Value, json};
 
 /// A terminal chat over personactl personas.
@@ -33,6 +35,17 @@ struct Args {
     /// The user's name, for prompts that use `{{user_name}}`.
     #[arg(long, default_value = "friend")]
     user_name: String,
+    /// Whether a chat follows edits to its persona, or keeps the version it began with.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Follow)]
+    policy: PolicyArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PolicyArg {
+    /// The current persona, each turn.
+    Follow,
+    /// The persona as it was when the session was linked, until `/upgrade`.
+    Pin,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -54,6 +67,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
     let mut shown_id = String::new();
+    let mut noted = String::new();
+    let policy = match args.policy {
+        PolicyArg::Follow => Policy::Follow,
+        PolicyArg::Pin => Policy::Pin,
+    };
     write!(out, "you> ")?;
     out.flush()?;
     for line in stdin.lock().lines() {
@@ -63,9 +81,55 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         // Per turn: a fresh snapshot, so edits to persona files apply from the next turn.
         let snapshot = registry.snapshot();
-        let resolved = sessions.resolve(&args.session, &*snapshot, &args.default_persona)?;
-        let persona = &resolved.entry.persona;
-        if resolved.entry.id != shown_id {
+        if line.trim() == "/upgrade" {
+            let said = match personas::upgrade(&mut *sessions, &args.session, &*snapshot)? {
+                Upgrade::Relinked { link, .. } => format!(
+                    "upgraded to {} revision {}",
+                    link.persona,
+                    link.revision.as_deref().unwrap_or("?")
+                ),
+                Upgrade::PersonaGone { persona } => {
+                    format!("cannot upgrade: `{persona}` no longer exists")
+                }
+                Upgrade::NotLinked => "cannot upgrade: this session is not linked".to_owned(),
+                _ => "already at the current version".to_owned(),
+            };
+            writeln!(out, "[{said}]")?;
+            write!(out, "you> ")?;
+            out.flush()?;
+            continue;
+        }
+        let pinned = sessions.pinned(&args.session, &*snapshot, &args.default_persona)?;
+        let resolved = &pinned.resolution;
+        let persona = pinned.persona(policy);
+        if policy == Policy::Pin && pinned.pinned.is_some() {
+            // The chat keeps its persona; say once per new version that another one exists.
+            let linked = resolved.persona().unwrap_or(&resolved.entry.id);
+            if shown_id.is_empty() {
+                shown_id = linked.to_owned();
+                writeln!(
+                    out,
+                    "[session {} uses {} {linked} (pinned at revision {})]",
+                    args.session,
+                    persona.icon,
+                    pinned.revision(policy)
+                )?;
+            }
+            if pinned.newer() && noted != resolved.entry.revision {
+                noted.clone_from(&resolved.entry.revision);
+                if resolved.fallback {
+                    writeln!(
+                        out,
+                        "[{linked} no longer exists; this chat keeps the version it began with]"
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "[{linked} changed since this chat began; /upgrade to switch]"
+                    )?;
+                }
+            }
+        } else if resolved.entry.id != shown_id {
             shown_id.clone_from(&resolved.entry.id);
             let how = match (resolved.fallback, resolved.persona()) {
                 (true, None) => " (new session: the default persona)".to_owned(),
@@ -81,7 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 args.session, persona.icon, resolved.entry.id
             )?;
         }
-        if resolved.changed() {
+        if policy == Policy::Follow && resolved.changed() {
             writeln!(
                 out,
                 "[note: {} changed since this session began]",

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 n=${1:-10000}
 runs=${2:-7}
-gen=${GEN_CORPUS:-../shared/bench/gen_corpus.py}
+gen=${GEN_CORPUS:-scripts/gen_corpus.py}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -18,35 +18,9 @@ cargo build --release --quiet
 bin=target/release/personactl
 
 python3 "$gen" "$work/flat" "$n" --schema-header ../schema/persona.schema.json >/dev/null
-python3 - "$work/flat" "$work/extends" <<'PY'
-import os, re, sys
-src, dst = sys.argv[1], sys.argv[2]
-os.makedirs(dst)
-for i in range(100):
-    with open(os.path.join(dst, f"base-{i:02d}.toml"), "w") as f:
-        f.write(f'''#:schema ../schema/persona.schema.json
-name = "Base {i}"
-description = "A shared base persona number {i}, holding the common rules."
-icon = "🧩"
-hidden = true
-system_prompt = """
-Shared rules of base {i}: be {{{{tone}}}}, be brief, and never pretend to be human.
-"""
-
-[model]
-temperature = 0.7
-
-[vars]
-tone = "warm"
-''')
-for k, name in enumerate(sorted(os.listdir(src))):
-    text = open(os.path.join(src, name), encoding="utf-8").read()
-    header, rest = text.split("\n", 1)
-    rest = re.sub(r'^(description|icon) = .*\n', "", rest, flags=re.M)
-    rest = rest.replace('system_prompt = """\n', 'system_prompt = """\n{{parent}}\nSpeak in a {{tone}} voice.\n', 1)
-    with open(os.path.join(dst, name), "w", encoding="utf-8") as f:
-        f.write(f'{header}\nextends = "base-{k % 100:02d}"\n{rest}')
-PY
+# The same seed gives the same personas: the extends corpus is the flat one, each file
+# extending one of 100 bases.
+python3 "$gen" "$work/extends" "$n" --extends-bases 100 --schema-header ../schema/persona.schema.json >/dev/null
 
 "$bin" validate "$work/flat" >/dev/null
 "$bin" validate "$work/extends" >/dev/null || { "$bin" validate "$work/extends" | tail -20; exit 1; }

@@ -218,10 +218,14 @@ impl Serialize for Code {
 /// The source text around a diagnostic, kept so that it can be shown without re-reading the file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snippet {
-    /// The whole source line the diagnostic points into, without its line ending.
+    /// The source line the diagnostic points into, without its line ending; a long line is
+    /// cut to a window of at most 120 characters around the place (then it ends with `…` when
+    /// more of the line follows).
     pub line_text: String,
     /// How many characters the caret underline spans (at least 1).
     pub width: usize,
+    /// How many characters of the line were left out before `line_text` (0: it starts the line).
+    pub omitted_before: usize,
 }
 
 /// A secondary place related to a diagnostic ("first defined here").

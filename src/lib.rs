@@ -42,35 +42,58 @@
 //! # let _: Option<Event> = None;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Map
+//!
+//! Data flows one way, each stage handing the next a value:
+//!
+//! ```text
+//! bytes ──▶ document with spans ──▶ persona + diagnostics ──▶ catalog ──▶ snapshot
+//!  (check::load)  (check::document)    (check::validate,          (check)     (registry)
+//!                                       check::violations)
+//! ```
+//!
+//! - [`check`]: the one check pipeline every verdict goes through (`validate`, the registry's
+//!   load and hot reload, every write of the [`Store`], the tools built on them), over a
+//!   [`check::Tree`] of files from disk, overlays or anywhere else. Inside: discovery and
+//!   safe reading (`load`), the spanned TOML document (`document`), line:column positions
+//!   (`source`), the generated schema and its violations (`schema`, `violations`), the rules
+//!   of one file and across files (`validate`), families (`family`), and the resolved
+//!   [`Catalog`] (`catalog`).
+//! - `persona`: the format's types ([`Persona`], [`PersonaFile`] and its inheritance rules),
+//!   prompt variables and rendering ([`Vars`]), the shipped defaults, [`explain`].
+//! - `registry`: the hot-reloading [`Registry`], its immutable [`Snapshot`]s, the
+//!   incremental reload, file watching and its [`Event`]s.
+//! - `report`: the human, JSON, GitHub and SARIF renderings of diagnostics.
+//! - `store`: validated, atomic, comment-preserving writes of persona files ([`Store`]).
+//! - `sessions`: the sessions index (a file or PostgreSQL) behind [`SessionStore`].
+//! - `interop`: import and export of other tools' formats; [`server`]: the HTTP API.
+//! - `git` and `review`: persona files read from git commits and the work tree ([`GitRepo`]),
+//!   and the resolved personas compared across revisions ([`diff`], [`log`]).
 #![deny(missing_docs)]
 
-mod batch;
-mod catalog;
-mod defaults;
+pub mod check;
 mod diagnostic;
-mod document;
 mod error;
-mod events;
-mod explain;
+mod git;
 mod interop;
-mod load;
+pub mod lsp;
 mod persona;
-mod persona_file;
-mod placeholders;
 mod registry;
-mod reload;
-mod render;
-mod resolve;
-mod schema;
+mod report;
+mod review;
 pub mod server;
 mod sessions;
-mod snapshot;
-mod source;
 mod store;
+
+// Short crate-internal names for modules inside the stages above.
+use check::{
+    bounded, catalog, document, family as resolve, load, schema, source, validate, violations,
+};
+use persona::{defaults, explain, file as persona_file, vars as placeholders};
+use registry::{batch, events, reload, snapshot, watch};
+use report as render;
 mod tokens;
-mod validate;
-mod violations;
-mod watch;
 
 pub use catalog::{Catalog, Entry, Lookup, revision};
 pub use defaults::{DEFAULT_PERSONA_ID, DEFAULT_PERSONAS, InitEntry, init};
@@ -78,7 +101,11 @@ pub use diagnostic::{Code, Diagnostic, Related, Severity, Snippet};
 pub use error::Error;
 pub use events::{Event, Status};
 pub use explain::{Ancestor, Explanation, Origin, explain};
-pub use interop::{Format, Imported, InteropError, MAX_IMPORT_BYTES, export, id_from_name, import};
+pub use interop::{
+    Asset, CARD_IMAGE, Format, IMPORT_EXT, Imported, InteropError, MAX_ENTRIES, MAX_ENTRY_BYTES,
+    MAX_IMPORT_BYTES, MAX_RATIO, MAX_TOTAL_BYTES, MAX_YAML_BYTES, MAX_YAML_NODES, Target, export,
+    id_from_name, import, import_all, model_name,
+};
 pub use load::{MAX_FILE_BYTES, discover, is_persona_file_name};
 pub use persona::{ID_MAX_LEN, ID_PATTERN, ModelSettings, Persona, SCHEMA_VERSION, is_valid_id};
 pub use persona_file::{PersonaFile, VAR_NAME_PATTERN};
@@ -95,12 +122,22 @@ pub use sessions::{
 };
 #[cfg(feature = "postgres")]
 pub use sessions::{DEFAULT_CONNECT_TIMEOUT, PgStore};
+pub use sessions::{Pinned, PinnedView, Policy, Stale, Unpinned, Upgrade, stale, upgrade};
 pub use snapshot::Snapshot;
 pub use source::{Position, position};
-pub use store::{Store, StoreError, render_new};
+pub use store::{
+    NotToml, Store, StoreError, WriteOp, check_representable, render_new, render_value,
+};
 pub use tokens::{COUNT_DATE, TokenCounts, Tokenizer, count_tokens, tokenizer_of};
 pub use validate::{
     CheckedFile, Report, ValidateOptions, check_file, check_text, cross_file_diagnostics, stem_id,
     validate_paths,
 };
 pub use watch::Watcher;
+// Review in git: `diff`, `log`, `show --at`.
+pub use git::{CommitId, CommitInfo, GitError, GitRepo, SourceFile, TreeId};
+pub use review::{
+    ChangeStatus, FieldChange, FileFacts, Head, LogEntry, LogOptions, Memo, PersonaChange, Review,
+    Side, Summary, check_sources, compare, diff, log, write_human as write_review_human,
+    write_json as write_review_json, write_markdown as write_review_markdown,
+};

@@ -20,11 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::{Code, Diagnostic, Related, Snippet};
 use crate::persona::Persona;
-use rayon::prelude::*;
 
-use crate::persona_file::PersonaFile;
 use crate::placeholders::{Date, Vars};
-use crate::resolve::{Links, Resolution};
+use crate::resolve::{Families, Links};
 use crate::validate::CheckedFile;
 
 /// A tokenizer: one of OpenAI's byte-pair encodings, with tiktoken's exact counts.
@@ -317,7 +315,7 @@ pub(crate) fn parent_over_budget(path: &Path, links: &Links, parent_path: &Path)
 /// personas by file, and the diagnostics.
 pub(crate) fn resolve_with_budgets(
     checked: &[CheckedFile],
-    resolution: &Resolution,
+    resolution: &Families,
 ) -> (Vec<Option<Arc<Persona>>>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; checked.len()];
@@ -329,7 +327,7 @@ pub(crate) fn resolve_with_budgets(
         };
         let persona = match resolution.parent[v] {
             Some(p) => match &resolved[p] {
-                Some(parent) => Some(file.merge_onto(parent)),
+                Some(parent) => crate::check::resolve_one(file, Some(parent)),
                 None if over[p] => {
                     diagnostics.push(parent_over_budget(&c.path, &c.links, &checked[p].path));
                     over[v] = true;
@@ -337,7 +335,7 @@ pub(crate) fn resolve_with_budgets(
                 }
                 None => None,
             },
-            None => file.standalone(),
+            None => crate::check::resolve_one(file, None),
         };
         let Some(persona) = persona else { continue };
         let prompt_from = || {
@@ -362,62 +360,6 @@ pub(crate) fn resolve_with_budgets(
         resolved[v] = Some(Arc::new(persona));
     }
     (resolved, diagnostics)
-}
-
-/// Whether `validate` must keep a file's content for the budget rule: it sets a budget, or
-/// it extends a parent (and may inherit one). Other files are read again only when a
-/// budget needs their prompt (see [`validate_budgets`]).
-pub(crate) fn keep_for_budgets(file: &PersonaFile) -> bool {
-    file.extends.is_some()
-        || file
-            .model
-            .as_ref()
-            .is_some_and(|m| m.max_prompt_tokens.is_some())
-}
-
-/// The budget diagnostics of `validate`, whose files keep their content only when
-/// [`keep_for_budgets`] says so. Costs nothing when no file sets a budget; the files a budget
-/// needs that were dropped (parents without budgets of their own) are read again.
-pub(crate) fn validate_budgets(
-    checked: &mut [CheckedFile],
-    resolution: &Resolution,
-) -> Vec<Diagnostic> {
-    let own = |c: &CheckedFile| {
-        c.file
-            .as_ref()
-            .and_then(|f| f.model.as_ref())
-            .and_then(|m| m.max_prompt_tokens)
-    };
-    if !checked.iter().any(|c| own(c).is_some()) {
-        return Vec::new();
-    }
-    // Which personas have a budget (their own or an ancestor's), then every ancestor of those.
-    let mut budgeted = vec![false; checked.len()];
-    for &v in &resolution.order {
-        budgeted[v] =
-            own(&checked[v]).is_some() || resolution.parent[v].is_some_and(|p| budgeted[p]);
-    }
-    let mut needed = vec![false; checked.len()];
-    for v in (0..checked.len()).filter(|&v| budgeted[v]) {
-        let mut at = Some(v);
-        while let Some(x) = at {
-            if std::mem::replace(&mut needed[x], true) {
-                break;
-            }
-            at = resolution.parent[x];
-        }
-    }
-    let reread: Vec<usize> = (0..checked.len())
-        .filter(|&v| needed[v] && checked[v].file.is_none())
-        .collect();
-    let files: Vec<Option<PersonaFile>> = reread
-        .par_iter()
-        .map(|&v| crate::validate::check_file(&checked[v].path).file)
-        .collect();
-    for (v, file) in reread.into_iter().zip(files) {
-        checked[v].file = file;
-    }
-    resolve_with_budgets(checked, resolution).1
 }
 
 #[cfg(test)]

@@ -5,14 +5,7 @@ mod util;
 use serde_json::Value;
 use util::{TempTree, personactl};
 
-const VALID: &str = r#"#:schema ../schema/persona.schema.json
-name = "Coach"
-description = "Helps you reach a goal."
-icon = "🧭"
-system_prompt = """
-You are a coach.
-"""
-"#;
+const VALID: &str = include_str!("fixtures/valid/coach-minimal.toml");
 
 /// The diagnostics of `validate --format json PATH` as (line, column, code) triples, plus the
 /// whole document.
@@ -46,8 +39,7 @@ fn one_file(text: &str) -> (Vec<(u64, u64, String)>, Value) {
 
 #[test]
 fn shipped_personas_are_valid() {
-    let run = personactl().args(["validate"]).run();
-    run.assert_exit(0);
+    let run = personactl().args(["validate"]).run().success();
     assert!(
         run.stdout
             .ends_with("5 files checked, 0 errors in 0 files\n"),
@@ -62,8 +54,8 @@ fn valid_file_gives_exit_0_and_empty_json() {
     let run = personactl()
         .args(["validate", "--format", "json"])
         .arg(tree.path("p"))
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
         doc,
@@ -282,12 +274,11 @@ fn duplicate_ids_across_folders_name_both_files() {
         d["message"].as_str().unwrap().contains("a/coach.toml"),
         "{d}"
     );
-    let human = personactl().arg("validate").arg(tree.path("p")).run();
-    assert!(
-        human.stdout.contains("note: first defined here"),
-        "{}",
-        human.stdout
-    );
+    personactl()
+        .arg("validate")
+        .arg(tree.path("p"))
+        .run()
+        .stdout_contains("note: first defined here");
 }
 
 #[test]
@@ -310,20 +301,18 @@ fn an_alias_may_not_be_another_personas_id() {
 fn the_personas_directory_needs_the_default_persona() {
     let tree = TempTree::new().file("p/coach.toml", VALID);
     let run = personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["validate", "--format", "json"])
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["diagnostics"][0]["code"], "default.missing");
     // A different default that exists makes the directory valid.
-    let run = personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+    personactl()
+        .personas(tree.path("p"))
         .args(["--default-persona", "coach", "validate"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
 }
 
 #[test]
@@ -377,31 +366,30 @@ fn hidden_and_non_toml_files_are_skipped() {
         .file("p/notes.md", "broken = ")
         .file("p/coach.toml~", "broken = ")
         .file("p/.coach.toml.swp", "broken = ");
-    let run = personactl()
+    personactl()
         .args(["validate", "--format", "json"])
         .arg(tree.path("p"))
-        .run();
-    run.assert_exit(0);
-    assert!(run.stdout.contains("\"files\":1"), "{}", run.stdout);
+        .run()
+        .success()
+        .stdout_contains("\"files\":1");
 }
 
 #[test]
 fn missing_paths_are_exit_2_with_a_clear_message() {
     let tree = TempTree::new();
-    let run = personactl()
-        .arg("--dir")
-        .arg(tree.path("nope"))
+    personactl()
+        .personas(tree.path("nope"))
         .arg("validate")
-        .run();
-    run.assert_exit(2);
-    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
-    assert!(run.stderr.contains("personactl init"), "{}", run.stderr);
-    let run = personactl()
+        .run()
+        .code(2)
+        .stderr_contains("does not exist")
+        .stderr_contains("personactl init");
+    personactl()
         .arg("validate")
         .arg(tree.path("also-nope.toml"))
-        .run();
-    run.assert_exit(2);
-    assert!(run.stderr.contains("no such file"), "{}", run.stderr);
+        .run()
+        .code(2)
+        .stderr_contains("no such file");
 }
 
 #[test]
@@ -409,8 +397,8 @@ fn usage_errors_are_exit_2() {
     personactl()
         .args(["validate", "--format", "xml"])
         .run()
-        .assert_exit(2);
-    personactl().args(["no-such-command"]).run().assert_exit(2);
+        .code(2);
+    personactl().args(["no-such-command"]).run().code(2);
 }
 
 #[test]
@@ -420,8 +408,8 @@ fn human_output_looks_like_a_compiler() {
     let run = personactl()
         .arg("validate")
         .arg(tree.path("p/coach.toml"))
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
     let path = tree.path("p/coach.toml");
     let expected = format!(
         "{}:10:15: error[schema.range]: `model.temperature` 3.5 is above the maximum 2\n   |\n10 | temperature = 3.5\n   |               ^^^\n\n1 file checked, 1 error in 1 file\n",
@@ -441,8 +429,8 @@ fn github_format_is_workflow_commands() {
     let run = personactl()
         .args(["validate", "--format", "github"])
         .arg(tree.path("p"))
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
     let path = tree.path("p/coach.toml").display().to_string();
     assert_eq!(
         run.stdout,
@@ -459,8 +447,8 @@ fn sarif_format_is_sarif_2_1_0() {
     let run = personactl()
         .args(["validate", "--format", "sarif"])
         .arg(tree.path("p"))
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
     let log: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(log["version"], "2.1.0");
     let result = &log["runs"][0]["results"][0];
@@ -480,10 +468,7 @@ fn sarif_format_is_sarif_2_1_0() {
 
 #[test]
 fn schema_check_passes_on_the_repo_and_fails_on_drift() {
-    personactl()
-        .args(["schema", "--check"])
-        .run()
-        .assert_exit(0);
+    personactl().args(["schema", "--check"]).run().success();
     let committed = std::fs::read_to_string("schema/persona.schema.json").unwrap();
     assert_eq!(personactl().arg("schema").run().stdout, committed);
 
@@ -491,36 +476,36 @@ fn schema_check_passes_on_the_repo_and_fails_on_drift() {
         .file("p/coach.toml", VALID)
         .file("schema/persona.schema.json", "{}\n");
     personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["schema", "--check"])
         .run()
-        .assert_exit(1);
+        .code(1);
     personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["schema", "--write"])
         .run()
-        .assert_exit(0);
+        .success();
     assert_eq!(
         std::fs::read_to_string(tree.path("schema/persona.schema.json")).unwrap(),
         committed
     );
     personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["schema", "--check"])
         .run()
-        .assert_exit(0);
+        .success();
 }
 
 #[test]
 fn init_writes_the_defaults_and_never_overwrites() {
     let tree = TempTree::new().file("team/personas/coach.toml", "# my own coach\n");
     let dir = tree.path("team/personas");
-    let run = personactl().arg("init").arg(&dir).run();
-    run.assert_exit(0);
-    assert!(run.stdout.contains("skipped (exists)"), "{}", run.stdout);
+    personactl()
+        .arg("init")
+        .arg(&dir)
+        .run()
+        .success()
+        .stdout_contains("skipped (exists)");
     assert_eq!(
         std::fs::read_to_string(dir.join("coach.toml")).unwrap(),
         "# my own coach\n"
@@ -545,17 +530,15 @@ fn init_writes_the_defaults_and_never_overwrites() {
 fn init_output_validates() {
     let tree = TempTree::new();
     personactl()
-        .arg("--dir")
-        .arg(tree.path("x/personas"))
+        .personas(tree.path("x/personas"))
         .arg("init")
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
-        .arg("--dir")
-        .arg(tree.path("x/personas"))
+        .personas(tree.path("x/personas"))
         .arg("validate")
         .run()
-        .assert_exit(0);
+        .success();
 }
 
 #[test]
@@ -570,19 +553,17 @@ fn list_and_show() {
         .file("p/broken.toml", "name = ");
     let dir = tree.path("p");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["list", "--format", "json"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let list: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], "coach");
     assert!(run.stderr.contains("personactl validate"), "{}", run.stderr);
     let all: Value = serde_json::from_str(
         &personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["list", "--all", "--format", "json"])
             .run()
             .stdout,
@@ -594,11 +575,10 @@ fn list_and_show() {
     assert!(table.stdout.contains("coach"));
 
     let show = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["show", "coach"])
-        .run();
-    show.assert_exit(0);
+        .run()
+        .success();
     assert!(
         show.stdout.starts_with("#:schema"),
         "the file as written: {}",
@@ -606,8 +586,7 @@ fn list_and_show() {
     );
     let json: Value = serde_json::from_str(
         &personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["show", "trainer", "--format", "json"])
             .run()
             .stdout,
@@ -616,24 +595,18 @@ fn list_and_show() {
     assert_eq!(json["id"], "coach");
     assert_eq!(json["name"], "Coach");
 
-    let missing = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .args(["show", "nobody"])
-        .run();
-    missing.assert_exit(1);
-    assert!(
-        missing.stderr.contains("no persona `nobody`"),
-        "{}",
-        missing.stderr
-    );
-    let broken = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .run()
+        .code(1)
+        .stderr_contains("no persona `nobody`");
+    personactl()
+        .personas(&dir)
         .args(["show", "broken"])
-        .run();
-    broken.assert_exit(1);
-    assert!(broken.stderr.contains("toml.syntax"), "{}", broken.stderr);
+        .run()
+        .code(1)
+        .stderr_contains("toml.syntax");
 }
 
 #[test]
@@ -643,13 +616,7 @@ fn a_closed_pipe_ends_quietly() {
     for i in 0..400 {
         tree = tree.file(&format!("p/f{i}.toml"), "name = 1\n");
     }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_personactl"))
-        .arg("validate")
-        .arg(tree.path("p"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = personactl().arg("validate").arg(tree.path("p")).spawn();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -725,8 +692,7 @@ fn completions_are_generated_and_parse() {
             "Register-ArgumentCompleter",
         ),
     ] {
-        let run = personactl().args(["completions", shell]).run();
-        run.assert_exit(0);
+        let run = personactl().args(["completions", shell]).run().success();
         assert!(
             run.stdout.contains(needle),
             "{shell}: {}",
@@ -752,16 +718,12 @@ fn completions_are_generated_and_parse() {
             }
         }
     }
-    personactl()
-        .args(["completions", "tcsh"])
-        .run()
-        .assert_exit(2);
+    personactl().args(["completions", "tcsh"]).run().code(2);
 }
 
 #[test]
 fn man_page_is_roff_that_groff_accepts() {
-    let run = personactl().arg("man").run();
-    run.assert_exit(0);
+    let run = personactl().arg("man").run().success();
     assert!(
         run.stdout.contains(".TH personactl 1"),
         "{}",

@@ -5,53 +5,15 @@ mod util;
 
 use std::fs;
 use std::path::Path;
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use personas::{Event, Registry};
 use serde_json::{Value, json};
-use util::{TempTree, personactl};
+use util::{TempTree, changes, next_reload, personactl, replace};
 
-const BASE: &str = r#"name = "Base"
-description = "Shared rules."
-icon = "🧩"
-hidden = true
-order = 1
-aliases = ["old-base"]
-tags = ["a", "b"]
-starters = ["Start here."]
-greeting = "Hello from {{persona_name}}."
-system_prompt = """
-Be kind. Tone: {{tone}}."""
+const BASE: &str = include_str!("fixtures/valid/base.toml");
 
-[model]
-temperature = 0.5
-max_tokens = 100
-
-[vars]
-tone = "warm"
-place = "home"
-
-[extensions]
-ui = { accent = "teal", size = 2 }
-"#;
-
-const CHILD: &str = r#"extends = "base"
-name = "Child"
-tags = []
-system_prompt = """
-Child first.
-{{parent}}"""
-
-[model]
-temperature = 1.5
-
-[vars]
-tone = "dry"
-
-[extensions]
-ui = { accent = "red" }
-"#;
+const CHILD: &str = include_str!("fixtures/valid/child.toml");
 
 /// `(line, column, code)` of every diagnostic of `validate --format json` on `dir`.
 fn diagnostics(dir: &Path) -> Vec<(String, usize, usize, String)> {
@@ -86,11 +48,10 @@ fn d(file: &str, line: usize, column: usize, code: &str) -> (String, usize, usiz
 
 fn show_json(dir: &Path, id: &str) -> Value {
     let run = personactl()
-        .arg("--dir")
-        .arg(dir)
+        .personas(dir)
         .args(["show", id, "--format", "json"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     serde_json::from_str(&run.stdout).expect("json persona")
 }
 
@@ -129,8 +90,7 @@ fn merge_rules_field_by_field() {
     }
     // A hidden base persona has visible children.
     let list = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["list", "--format", "json"])
         .run();
     let list: Value = serde_json::from_str(&list.stdout).expect("json list");
@@ -150,18 +110,16 @@ fn show_prints_the_resolved_persona_and_raw_the_file() {
         .file("p/child.toml", CHILD);
     let dir = tree.path("p");
     let raw = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["show", "child", "--raw"])
-        .run();
-    raw.assert_exit(0);
+        .run()
+        .success();
     assert_eq!(raw.stdout, CHILD);
     let resolved = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["show", "child"])
-        .run();
-    resolved.assert_exit(0);
+        .run()
+        .success();
     assert!(
         resolved.stdout.starts_with("#:schema"),
         "{}",
@@ -214,15 +172,13 @@ fn cycles_of_length_one_two_and_three() {
             d("z.toml", 1, 13, "extends.cycle"),
         ]
     );
-    let run = personactl().arg("validate").arg(tree.path("p")).run();
-    run.assert_exit(1);
-    assert!(
-        run.stdout
-            .contains("`extends` forms a cycle: x → y → z → x"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("cycle: solo → solo"), "{}", run.stdout);
+    personactl()
+        .arg("validate")
+        .arg(tree.path("p"))
+        .run()
+        .code(1)
+        .stdout_contains("`extends` forms a cycle: x → y → z → x")
+        .stdout_contains("cycle: solo → solo");
 }
 
 #[test]
@@ -246,17 +202,12 @@ fn missing_and_invalid_parents_are_errors_at_the_extends_value() {
         ]
     );
     // Left out of the catalog, not silently resolved against something else.
-    let show = personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+    personactl()
+        .personas(tree.path("p"))
         .args(["show", "grandchild"])
-        .run();
-    show.assert_exit(1);
-    assert!(
-        show.stderr.contains("extends.invalid-parent"),
-        "{}",
-        show.stderr
-    );
+        .run()
+        .code(1)
+        .stderr_contains("extends.invalid-parent");
 }
 
 #[test]
@@ -275,18 +226,16 @@ fn parent_placeholder_through_three_levels() {
     let dir = tree.path("p");
     assert_eq!(diagnostics(&dir), []);
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["render", "leaf"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     assert_eq!(run.stdout, "LEAF (MID [ROOT Leaf]) and {{parent}}\n");
     let explained = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["explain", "leaf", "--format", "json"])
-        .run();
-    explained.assert_exit(0);
+        .run()
+        .success();
     let e: Value = serde_json::from_str(&explained.stdout).expect("json");
     let prompt = e["fields"]
         .as_array()
@@ -346,8 +295,7 @@ fn render_fills_variables_from_caller_defaults_and_builtins() {
         );
     let dir = tree.path("p");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args([
             "render",
             "child",
@@ -358,26 +306,20 @@ fn render_fills_variables_from_caller_defaults_and_builtins() {
             "--var",
             "tone=dry",
         ])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     assert_eq!(run.stdout, "Be kind. Tone: dry. Kid home Ana 2025-01-31\n");
-    let unknown = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .args(["render", "child", "--var", "colour=red"])
-        .run();
-    unknown.assert_exit(2);
-    assert!(
-        unknown.stderr.contains("declares no variable `colour`"),
-        "{}",
-        unknown.stderr
-    );
-    let bad_date = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .run()
+        .code(2)
+        .stderr_contains("declares no variable `colour`");
+    personactl()
+        .personas(&dir)
         .args(["render", "child", "--date", "2025-02-30"])
-        .run();
-    bad_date.assert_exit(2);
+        .run()
+        .code(2);
 }
 
 #[test]
@@ -389,8 +331,7 @@ fn render_check_detects_a_stale_snapshot() {
     let snap = tree.path("snap");
     let render = |flag: &str| {
         personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["render", "--all", flag])
             .arg(&snap)
             .run()
@@ -453,11 +394,10 @@ fn explain_points_at_the_right_lines() {
             "# leaf\nextends = \"child\"\n\nicon = \"🍃\"\n",
         );
     let run = personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+        .personas(tree.path("p"))
         .args(["explain", "leaf", "--format", "json"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let e: Value = serde_json::from_str(&run.stdout).expect("json");
     let chain: Vec<&str> = e["chain"]
         .as_array()
@@ -515,61 +455,12 @@ fn explain_points_at_the_right_lines() {
             .any(|f| f["key"] == "hidden"),
         "`hidden` is not inherited, so not explained"
     );
-    let human = personactl()
-        .arg("--dir")
-        .arg(tree.path("p"))
+    personactl()
+        .personas(tree.path("p"))
         .args(["explain", "leaf"])
-        .run();
-    human.assert_exit(0);
-    assert!(
-        human.stdout.contains("inherited from base through child"),
-        "{}",
-        human.stdout
-    );
-}
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Every event up to and including the next `reloaded`.
-fn next_reload(rx: &Receiver<Event>) -> Vec<Event> {
-    let deadline = Instant::now() + TIMEOUT;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(e) => {
-                let done = matches!(e, Event::Reloaded { .. });
-                seen.push(e);
-                if done {
-                    return seen;
-                }
-            }
-            Err(_) => panic!("no reload within {TIMEOUT:?}; saw {seen:#?}"),
-        }
-    }
-}
-
-/// `(event name, id)` of every event but `reloaded`, sorted.
-fn names(events: &[Event]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Updated { id, .. } => Some(("updated".into(), id.clone())),
-            Event::Added { id, .. } => Some(("added".into(), id.clone())),
-            Event::Removed { id, .. } => Some(("removed".into(), id.clone())),
-            Event::Invalid { id, .. } => Some(("invalid".into(), id.clone().unwrap_or_default())),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// Writes a file the way editors do: a temp file, then a rename (one event, never a half).
-fn replace(path: &Path, text: &str) {
-    let tmp = path.with_extension("toml.tmp");
-    fs::write(&tmp, text).expect("write temp");
-    fs::rename(&tmp, path).expect("rename");
+        .run()
+        .success()
+        .stdout_contains("inherited from base through child");
 }
 
 fn prompt(registry: &Registry, id: &str) -> String {
@@ -596,6 +487,7 @@ fn hot_reload_of_a_parent_updates_the_family_in_one_swap() {
         );
     let dir = tree.path("p");
     let registry = Registry::builder(&dir)
+        .default_persona("unrelated")
         .debounce(Duration::from_millis(200))
         .open()
         .expect("open");
@@ -619,7 +511,7 @@ fn hot_reload_of_a_parent_updates_the_family_in_one_swap() {
     );
     let seen = next_reload(&events);
     assert_eq!(
-        names(&seen),
+        changes(&seen),
         [
             ("updated".into(), "base".into()),
             ("updated".into(), "child".into()),
@@ -646,7 +538,7 @@ fn hot_reload_of_a_parent_updates_the_family_in_one_swap() {
         &BASE.replace("icon = \"🧩\"", "icon = 7"),
     );
     let seen = next_reload(&events);
-    assert_eq!(names(&seen), [("invalid".into(), "base".into())]);
+    assert_eq!(changes(&seen), [("invalid".into(), "base".into())]);
     assert!(prompt(&registry, "grandchild").ends_with("Be brave. Tone: {{tone}}."));
     assert_eq!(
         registry
@@ -667,7 +559,7 @@ fn hot_reload_of_a_parent_updates_the_family_in_one_swap() {
         "extends = \"child\"\nname = \"G2\"\n",
     );
     let seen = next_reload(&events);
-    assert_eq!(names(&seen), [("invalid".into(), "grandchild".into())]);
+    assert_eq!(changes(&seen), [("invalid".into(), "grandchild".into())]);
     assert_eq!(
         registry
             .snapshot()
@@ -684,7 +576,7 @@ fn hot_reload_of_a_parent_updates_the_family_in_one_swap() {
     );
     let seen = next_reload(&events);
     assert_eq!(
-        names(&seen),
+        changes(&seen),
         [
             ("updated".into(), "base".into()),
             ("updated".into(), "child".into()),
@@ -739,11 +631,10 @@ fn new_from_a_child_copies_the_resolved_persona() {
         .file("p/child.toml", CHILD);
     let dir = tree.path("p");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["new", "copy", "--from", "child"])
         .run()
-        .assert_exit(0);
+        .success();
     let copy = fs::read_to_string(dir.join("copy.toml")).expect("written");
     assert!(!copy.contains("extends"), "{copy}");
     assert!(copy.contains("description = \"Shared rules.\""), "{copy}");
@@ -756,14 +647,18 @@ fn a_deleted_parent_keeps_the_children_live_until_it_returns() {
         .file("p/base.toml", BASE)
         .file("p/child.toml", CHILD);
     let dir = tree.path("p");
-    let registry = Registry::open(&dir).expect("open");
+    // The default persona is the child, which stays live (its last good version).
+    let registry = Registry::builder(&dir)
+        .default_persona("child")
+        .open()
+        .expect("open");
     let events = registry.subscribe();
     fs::remove_file(dir.join("base.toml")).expect("rm");
     registry
         .reload_paths(&[dir.join("base.toml")])
         .expect("reload");
     let seen: Vec<Event> = events.try_iter().collect();
-    assert_eq!(names(&seen), [("removed".into(), "base".into())]);
+    assert_eq!(changes(&seen), [("removed".into(), "base".into())]);
     assert_eq!(
         registry
             .snapshot()
@@ -779,7 +674,12 @@ fn a_deleted_parent_keeps_the_children_live_until_it_returns() {
         .iter()
         .map(|d| (d.code.as_str(), d.line, d.column))
         .collect();
-    assert_eq!(codes, [("extends.missing", 1, 11)]);
+    // The default persona (the child) is kept live, but, as `validate` says, no file defines
+    // it validly now.
+    assert_eq!(
+        codes,
+        [("default.missing", 1, 1), ("extends.missing", 1, 11)]
+    );
 
     fs::write(dir.join("base.toml"), BASE.replace("Be kind.", "Be back.")).expect("write");
     registry
@@ -787,7 +687,7 @@ fn a_deleted_parent_keeps_the_children_live_until_it_returns() {
         .expect("reload");
     let seen: Vec<Event> = events.try_iter().collect();
     assert_eq!(
-        names(&seen),
+        changes(&seen),
         [
             ("added".into(), "base".into()),
             ("updated".into(), "child".into())

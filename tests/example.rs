@@ -5,11 +5,11 @@ mod util;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use util::TempTree;
+use util::{Cmd, TempTree};
 
 /// `cargo test` builds the examples next to the test binaries: target/<profile>/examples.
 fn example_binary() -> PathBuf {
@@ -28,38 +28,19 @@ fn example_binary() -> PathBuf {
 }
 
 fn tree() -> TempTree {
-    let t = TempTree::new();
-    personas::init(&t.path("personas")).expect("init");
-    t
+    TempTree::new().defaults("personas")
+}
+
+/// The example over `t`'s personas and sessions, with a clean environment (no model server).
+fn example(t: &TempTree) -> Cmd {
+    Cmd::program(example_binary())
+        .personas(t.path("personas"))
+        .arg("--sessions")
+        .arg(t.path("sessions.jsonl"))
 }
 
 fn run(t: &TempTree, args: &[&str], input: &str) -> String {
-    let out = Command::new(example_binary())
-        .arg("--dir")
-        .arg(t.path("personas"))
-        .arg("--sessions")
-        .arg(t.path("sessions.jsonl"))
-        .args(args)
-        .env_remove("OPENAI_BASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(input.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("the example runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    example(t).args(args).stdin(input).run().success().stdout
 }
 
 #[test]
@@ -94,13 +75,9 @@ fn a_new_session_falls_back_then_a_linked_one_resumes() {
 #[test]
 fn an_edit_applies_from_the_next_turn() {
     let t = tree();
-    let mut child = Command::new(example_binary())
-        .arg("--dir")
-        .arg(t.path("personas"))
-        .arg("--sessions")
-        .arg(t.path("sessions.jsonl"))
+    let mut child = example(&t)
         .args(["--session", "s1", "--persona", "coach"])
-        .env_remove("OPENAI_BASE_URL")
+        .command()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -152,4 +129,58 @@ fn the_prompt_is_rendered_with_variables() {
         out.contains(r#"system prompt begins "You help Ada write, in warm tones.""#),
         "{out}"
     );
+}
+
+#[test]
+fn a_pinned_chat_keeps_its_persona_until_upgrade() {
+    let t = tree();
+    let out = run(
+        &t,
+        &["--session", "s1", "--persona", "coach", "--policy", "pin"],
+        "hello\n",
+    );
+    assert!(out.contains("(pinned at revision"), "{out}");
+    assert!(out.contains("🧭 Coach> "), "{out}");
+    let path = t.path("personas/coach.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("name = \"Coach\"", "name = \"Head Coach\"");
+    std::fs::write(&path, text).unwrap();
+
+    // Pinned: the old version, a note that a newer one exists, then /upgrade switches.
+    let out = run(
+        &t,
+        &["--session", "s1", "--policy", "pin"],
+        "again\n/upgrade\nafter\n",
+    );
+    let lines: Vec<&str> = out.split("you> ").collect();
+    assert!(
+        out.contains("[coach changed since this chat began; /upgrade to switch]"),
+        "{out}"
+    );
+    let before = lines
+        .iter()
+        .position(|l| l.contains("you said: again"))
+        .unwrap();
+    assert!(lines[before].contains("🧭 Coach> "), "{out}");
+    assert!(out.contains("[upgraded to coach revision"), "{out}");
+    let after = lines
+        .iter()
+        .position(|l| l.contains("you said: after"))
+        .unwrap();
+    assert!(lines[after].contains("🧭 Head Coach> "), "{out}");
+
+    // Following (the default), a chat uses the current version at once.
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("name = \"Head Coach\"", "name = \"Chief Coach\""),
+    )
+    .unwrap();
+    let out = run(&t, &["--session", "s1", "--policy", "follow"], "hi\n");
+    assert!(out.contains("🧭 Chief Coach> "), "{out}");
+    assert!(!out.contains("/upgrade"), "{out}");
+    let out = run(&t, &["--session", "s1", "--policy", "pin"], "hi\n");
+    assert!(out.contains("🧭 Head Coach> "), "{out}");
 }

@@ -6,14 +6,13 @@ mod util;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use personas::{Format, Persona, check_file, export, import};
+use personas::{Format, Persona, Target, check_file, import};
 use serde_json::Value;
 use util::{TempTree, personactl};
 
+/// `tests/fixtures/interop/NAME`.
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/interop")
-        .join(name)
+    util::fixture(&format!("interop/{name}"))
 }
 
 fn bytes(name: &str) -> Vec<u8> {
@@ -29,6 +28,10 @@ fn import_via_store(content: &[u8]) -> Persona {
         .create(&imported.id, &imported.persona)
         .expect("the imported persona is valid");
     check_file(&path).persona.expect("valid on disk")
+}
+
+fn export(p: &Persona, target: Target) -> String {
+    String::from_utf8(personas::export("x", p, target, None).expect("exports")).expect("text")
 }
 
 fn without_nulls(v: &Value) -> Value {
@@ -58,7 +61,7 @@ fn card_fields_map_to_persona_fields() {
     );
     assert_eq!(p.tags, ["cozy", "fantasy", "slice-of-life"]);
     assert!(p.system_prompt.starts_with("You are Maren"));
-    let kept = &p.extensions["card_v2"];
+    let kept = &p.extensions["card"]["fields"];
     assert_eq!(
         kept["personality"],
         "Patient, dry-humoured, protective of travellers."
@@ -82,7 +85,7 @@ fn card_fields_map_to_persona_fields() {
 fn card_export_after_import_gives_back_the_card() {
     let original: Value = serde_json::from_slice(&bytes("lighthouse-keeper.card.json")).unwrap();
     let p = import_via_store(&bytes("lighthouse-keeper.card.json"));
-    let exported: Value = serde_json::from_str(&export(&p, Format::CardV2)).unwrap();
+    let exported: Value = serde_json::from_str(&export(&p, Target::CardV2)).unwrap();
     let mut data = exported["data"].clone();
     data["extensions"]
         .as_object_mut()
@@ -99,14 +102,14 @@ fn card_fields_a_persona_cannot_hold_survive_in_extensions() {
     let original: Value = serde_json::from_slice(&bytes("empty-prompt.card.json")).unwrap();
     let p = import_via_store(&bytes("empty-prompt.card.json"));
     assert!(
-        p.system_prompt.starts_with("You are Quill."),
+        p.system_prompt.starts_with("You are {{persona_name}}."),
         "composed from the character fields: {}",
         p.system_prompt
     );
     assert!(p.system_prompt.contains("Personality: Chatty, pun-loving."));
     assert!(p.description.chars().count() <= 500);
     assert_eq!(p.tags, ["pun"]);
-    let exported: Value = serde_json::from_str(&export(&p, Format::CardV2)).unwrap();
+    let exported: Value = serde_json::from_str(&export(&p, Target::CardV2)).unwrap();
     assert_eq!(
         exported["data"]["system_prompt"], "",
         "the card's own empty prompt comes back"
@@ -127,9 +130,12 @@ fn png_cards_are_read_from_the_chara_chunk() {
         &base64::engine::general_purpose::STANDARD.encode(&json),
     );
     let imported = import(&png).expect("a PNG card imports");
-    assert_eq!(imported.format, Format::CardV2Png);
+    assert_eq!(imported.format, Format::CardPng);
     assert_eq!(imported.id, "maren-the-lighthouse-keeper");
-    assert_eq!(imported.persona, import(&json).unwrap().persona);
+    let mut from_json = import(&json).unwrap().persona;
+    assert_eq!(imported.persona, from_json);
+    from_json.name.push('!');
+    assert_ne!(imported.persona, from_json);
 }
 
 #[test]
@@ -137,7 +143,7 @@ fn persona_only_fields_survive_a_card_round_trip() {
     let shipped = check_file(Path::new("personas/coach.toml"))
         .persona
         .unwrap();
-    let card = export(&shipped, Format::CardV2);
+    let card = export(&shipped, Target::CardV2);
     let back = import_via_store(card.as_bytes());
     assert_eq!(back, shipped);
 }
@@ -151,14 +157,12 @@ fn agent_files_round_trip() {
         p.system_prompt
             .starts_with("You are a senior code reviewer.\n\nWhen invoked:")
     );
-    assert_eq!(p.extensions["agent_md"]["tools"], "Read, Grep, Glob");
     assert_eq!(
-        p.model.as_ref().and_then(|m| m.name.as_deref()),
-        Some("sonnet"),
-        "the front matter's `model` is the model name"
+        p.extensions["agent_md"]["fields"]["tools"],
+        "Read, Grep, Glob"
     );
-    assert!(p.extensions["agent_md"].get("model").is_none());
-    let md = export(&p, Format::AgentMd);
+    assert_eq!(p.extensions["agent_md"]["fields"]["model"], "sonnet");
+    let md = export(&p, Target::AgentMd);
     assert!(md.starts_with("---\n"), "{md}");
     assert!(
         md.contains("tools: \"Read, Grep, Glob\"") || md.contains("tools: Read, Grep, Glob"),
@@ -173,7 +177,7 @@ fn agent_files_round_trip() {
         .persona
         .unwrap();
     assert_eq!(
-        import_via_store(export(&shipped, Format::AgentMd).as_bytes()),
+        import_via_store(export(&shipped, Target::AgentMd).as_bytes()),
         shipped
     );
 }
@@ -182,8 +186,6 @@ fn agent_files_round_trip() {
 fn malformed_inputs_are_clear_errors() {
     let cases = [
         ("malformed.card.json", "invalid JSON"),
-        ("v1.card.json", "V1 card"),
-        ("v3.card.json", "chara_card_v3"),
         ("no-front-matter.md", "not a recognised persona format"),
         ("unclosed.agent.md", "no closing `---`"),
     ];
@@ -219,18 +221,25 @@ fn malformed_inputs_are_clear_errors() {
 
 #[test]
 fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
-    let t = TempTree::new();
+    // Another card with the same name (different content, different file): a second persona.
+    let t = TempTree::new().file(
+        "other-maren.json",
+        &String::from_utf8(bytes("lighthouse-keeper.card.json"))
+            .unwrap()
+            .replace("thirty years", "forty years"),
+    );
+    let other = t.path("other-maren.json");
     let dir = t.path("p");
     let card = fixture("lighthouse-keeper.card.json");
     let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .arg("import")
         .arg(&card)
+        .arg(&other)
         .arg(&card)
         .arg(fixture("code-reviewer.agent.md"))
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     for name in [
         "maren-the-lighthouse-keeper.toml",
         "maren-the-lighthouse-keeper-2.toml",
@@ -238,36 +247,36 @@ fn cli_import_dedupes_ids_and_writes_nothing_for_bad_files() {
     ] {
         assert!(dir.join(name).exists(), "{name}: {}", run.stdout);
     }
+    assert!(!dir.join("maren-the-lighthouse-keeper-3.toml").exists());
+    assert!(run.stdout.contains("unchanged"), "{}", run.stdout);
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["--default-persona", "code-reviewer", "validate"])
         .run()
-        .assert_exit(0);
+        .success();
 
     let before = personas::discover(&dir).unwrap();
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .arg("import")
-        .arg(fixture("v3.card.json"))
+        .arg(fixture("bomb.agent.md"))
         .arg(fixture("malformed.card.json"))
-        .run();
-    run.assert_exit(1);
-    assert!(
-        run.stderr.contains("chara_card_v3") && run.stderr.contains("invalid JSON"),
-        "{}",
-        run.stderr
-    );
+        .arg(fixture("escape.charx"))
+        .run()
+        .code(1)
+        .stderr_contains("YAML bomb")
+        .stderr_contains("invalid JSON")
+        .stderr_contains("unsafe path");
     assert_eq!(personas::discover(&dir).unwrap(), before);
+    assert!(!t.path("escape.txt").exists() && !dir.join(".assets/lantern").exists());
 }
 
 #[test]
 fn cli_export_to_stdout_and_file() {
     let run = personactl()
         .args(["export", "coach", "--to", "card-v2"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let card: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(card["data"]["name"], "Coach");
     let t = TempTree::new();
@@ -276,7 +285,7 @@ fn cli_export_to_stdout_and_file() {
         .args(["export", "coach", "--to", "agent-md", "-o"])
         .arg(&out)
         .run()
-        .assert_exit(0);
+        .success();
     assert!(
         std::fs::read_to_string(&out)
             .unwrap()
@@ -285,7 +294,7 @@ fn cli_export_to_stdout_and_file() {
     personactl()
         .args(["export", "nobody", "--to", "agent-md"])
         .run()
-        .assert_exit(1);
+        .code(1);
 }
 
 /// A minimal PNG with one `tEXt` chunk (CRCs are not checked by readers of card chunks).
@@ -307,38 +316,18 @@ fn png_with_text(keyword: &str, text: &str) -> Vec<u8> {
 }
 
 #[test]
-fn model_name_round_trips_through_agent_files_and_cards() {
+fn model_name_round_trips_through_cards() {
     let mut p = check_file(Path::new("personas/coach.toml"))
         .persona
         .unwrap();
     let model = p.model.get_or_insert_with(Default::default);
     model.name = Some("gpt-4o-mini".into());
     model.max_prompt_tokens = Some(4000);
-    let md = export(&p, Format::AgentMd);
-    let front = &md[..md.find("\n---\n").expect("front matter closes")];
-    assert!(front.contains("\nmodel: gpt-4o-mini\n"), "{front}");
-    assert_eq!(
-        front.matches("gpt-4o-mini").count(),
-        1,
-        "the model id is written once, as `model`: {front}"
-    );
-    assert_eq!(import_via_store(md.as_bytes()), p);
-
-    let card = export(&p, Format::CardV2);
+    let card = export(&p, Target::CardV2);
     let json: Value = serde_json::from_str(&card).unwrap();
     assert_eq!(
         json["data"]["extensions"]["personactl"]["model"]["name"], "gpt-4o-mini",
         "a card has no model field: the extension point keeps it"
     );
     assert_eq!(import_via_store(card.as_bytes()), p);
-}
-
-#[test]
-fn agent_model_inherit_names_no_model_and_survives() {
-    let md = "---\nname: helper\ndescription: Helps.\nmodel: inherit\n---\nYou help.\n";
-    let p = import_via_store(md.as_bytes());
-    assert_eq!(p.model.as_ref().and_then(|m| m.name.as_deref()), None);
-    assert_eq!(p.extensions["agent_md"]["model"], "inherit");
-    let back = export(&p, Format::AgentMd);
-    assert!(back.contains("\nmodel: inherit\n"), "{back}");
 }

@@ -8,22 +8,7 @@ use std::path::Path;
 use personas::{Store, StoreError, check_file};
 use util::{TempTree, personactl};
 
-const COACH: &str = r#"#:schema ../schema/persona.schema.json
-# The coach persona. Reviewed by the wellbeing team.
-name = "Coach"        # shown in the picker
-description = "Helps you reach a goal."
-icon = "🧭"
-system_prompt = """
-You are a coach.
-"""
-
-[model]
-# warm but focused
-temperature = 0.6
-
-[extensions]
-ui = { accent = "teal", pinned = true }
-"#;
+const COACH: &str = include_str!("fixtures/valid/coach-extensions.toml");
 
 fn tree() -> TempTree {
     TempTree::new().file("p/coach.toml", COACH)
@@ -45,12 +30,11 @@ fn changed_lines(a: &str, b: &str) -> Vec<(String, String)> {
 #[test]
 fn set_changes_one_line_and_keeps_comments() {
     let t = tree();
-    let run = personactl()
-        .arg("--dir")
-        .arg(t.path("p"))
+    personactl()
+        .personas(t.path("p"))
         .args(["set", "coach", "model.temperature", "0.4"])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let after = read(&t.path("p/coach.toml"));
     assert_eq!(
         changed_lines(COACH, &after),
@@ -66,11 +50,10 @@ fn set_changes_one_line_and_keeps_comments() {
 fn set_keeps_a_trailing_comment_on_the_changed_value() {
     let t = tree();
     personactl()
-        .arg("--dir")
-        .arg(t.path("p"))
+        .personas(t.path("p"))
         .args(["set", "coach", "name", "Trainer"])
         .run()
-        .assert_exit(0);
+        .success();
     let after = read(&t.path("p/coach.toml"));
     assert!(
         after.contains("name = \"Trainer\"        # shown in the picker"),
@@ -87,35 +70,30 @@ fn set_parses_values_to_the_keys_type() {
     let t = tree();
     let dir = t.path("p");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "tags", r#"["goals", "habits"]"#])
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "order", "-3"])
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "hidden", "true"])
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "greeting", "42"])
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "model.max_tokens", "512"])
         .run()
-        .assert_exit(0);
+        .success();
     let p = check_file(&t.path("p/coach.toml"))
         .persona
         .expect("still valid");
@@ -129,11 +107,10 @@ fn set_parses_values_to_the_keys_type() {
     );
     assert_eq!(p.model.and_then(|m| m.max_tokens), Some(512));
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["set", "coach", "greeting", "--unset"])
         .run()
-        .assert_exit(0);
+        .success();
     assert_eq!(
         check_file(&t.path("p/coach.toml"))
             .persona
@@ -154,11 +131,10 @@ fn invalid_set_is_refused_and_leaves_the_file_byte_for_byte() {
         ("hidden", "maybe"),
     ] {
         let run = personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["set", "coach", key, value])
-            .run();
-        run.assert_exit(1);
+            .run()
+            .code(1);
         assert!(
             run.stderr.contains("nothing was written"),
             "{key}: {}",
@@ -166,34 +142,22 @@ fn invalid_set_is_refused_and_leaves_the_file_byte_for_byte() {
         );
         assert_eq!(read(&t.path("p/coach.toml")), COACH, "{key}");
     }
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .args(["set", "coach", "model.temperature", "3"])
-        .run();
-    assert!(
-        run.stderr
-            .contains("error[schema.range]: `model.temperature` 3 is above the maximum 2"),
-        "{}",
-        run.stderr
-    );
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .run()
+        .stderr_contains("error[schema.range]: `model.temperature` 3 is above the maximum 2");
+    personactl()
+        .personas(&dir)
         .args(["set", "coach", "system_promt", "x"])
-        .run();
-    run.assert_exit(1);
-    assert!(
-        run.stderr.contains("did you mean `system_prompt`?"),
-        "{}",
-        run.stderr
-    );
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .run()
+        .code(1)
+        .stderr_contains("did you mean `system_prompt`?");
+    personactl()
+        .personas(&dir)
         .args(["set", "nobody", "name", "x"])
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
     assert_eq!(
         std::fs::read_dir(&dir)
             .unwrap()
@@ -208,9 +172,8 @@ fn invalid_set_is_refused_and_leaves_the_file_byte_for_byte() {
 fn new_writes_a_valid_hand_written_looking_file() {
     let t = tree();
     let dir = t.path("p");
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .args([
             "new",
             "editor",
@@ -229,8 +192,8 @@ fn new_writes_a_valid_hand_written_looking_file() {
             "--temperature",
             "0.3",
         ])
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let text = read(&t.path("p/editor.toml"));
     assert!(
         text.starts_with("#:schema ../schema/persona.schema.json\n"),
@@ -242,36 +205,28 @@ fn new_writes_a_valid_hand_written_looking_file() {
     );
     assert!(text.contains("[model]\ntemperature = 0.3"), "{text}");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["--default-persona", "coach", "validate"])
         .run()
-        .assert_exit(0);
+        .success();
 }
 
 #[test]
 fn new_refuses_existing_ids_missing_fields_and_path_tricks() {
     let t = tree();
     let dir = t.path("p");
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .args(["new", "coach", "--from", "coach"])
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .run()
+        .code(1)
+        .stderr_contains("already exists");
+    personactl()
+        .personas(&dir)
         .args(["new", "x", "--name", "X"])
-        .run();
-    run.assert_exit(2);
-    assert!(
-        run.stderr
-            .contains("missing --description, --icon, --system-prompt"),
-        "{}",
-        run.stderr
-    );
+        .run()
+        .code(2)
+        .stderr_contains("missing --description, --icon, --system-prompt");
     for id in [
         "../escape",
         "/tmp/abs",
@@ -282,8 +237,7 @@ fn new_refuses_existing_ids_missing_fields_and_path_tricks() {
         "",
     ] {
         let run = personactl()
-            .arg("--dir")
-            .arg(&dir)
+            .personas(&dir)
             .args(["new", id, "--from", "coach"])
             .run();
         assert_ne!(run.code, Some(0), "{id:?} must be refused");
@@ -305,12 +259,7 @@ fn new_refuses_existing_ids_missing_fields_and_path_tricks() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(
-        names
-            .iter()
-            .all(|n| n == "coach.toml" || n == ".personactl.lock"),
-        "{names:?}"
-    );
+    assert!(names.iter().all(|n| n == "coach.toml"), "{names:?}");
 }
 
 #[test]
@@ -321,11 +270,10 @@ fn new_from_copies_everything_but_aliases() {
     );
     let dir = t.path("p");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["new", "coach-2", "--from", "coach", "--name", "Coach Two"])
         .run()
-        .assert_exit(0);
+        .success();
     let copy = check_file(&t.path("p/coach-2.toml"))
         .persona
         .expect("valid copy");
@@ -340,32 +288,25 @@ fn mv_keeps_the_old_id_as_an_alias() {
     let t = tree();
     let dir = t.path("p");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["mv", "coach", "mentor"])
         .run()
-        .assert_exit(0);
+        .success();
     assert!(!t.path("p/coach.toml").exists());
     let p = check_file(&t.path("p/mentor.toml")).persona.expect("valid");
     assert_eq!(p.aliases, ["coach"]);
-    let shown = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .args(["show", "coach", "--format", "json"])
-        .run();
-    shown.assert_exit(0);
-    assert!(
-        shown.stdout.contains("\"id\": \"mentor\""),
-        "{}",
-        shown.stdout
-    );
+        .run()
+        .success()
+        .stdout_contains("\"id\": \"mentor\"");
     assert!(read(&t.path("p/mentor.toml")).contains("# warm but focused"));
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .args(["mv", "nobody", "x"])
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
 }
 
 #[test]
@@ -373,31 +314,27 @@ fn rm_deletes_but_guards_the_default_persona() {
     let t = tree().file("p/journaling-assistant.toml", COACH);
     let dir = t.path("p");
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "coach"])
         .run()
-        .assert_exit(0);
+        .success();
     assert!(!t.path("p/coach.toml").exists());
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "coach"])
         .run()
-        .assert_exit(1);
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .code(1);
+    personactl()
+        .personas(&dir)
         .args(["rm", "journaling-assistant"])
-        .run();
-    run.assert_exit(1);
+        .run()
+        .code(1);
     assert!(t.path("p/journaling-assistant.toml").exists());
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "journaling-assistant", "--force"])
         .run()
-        .assert_exit(0);
+        .success();
 }
 
 /// An `$EDITOR` that runs the shell commands in `script` on the file ($1), counting its calls
@@ -412,14 +349,13 @@ fn editor(t: &TempTree, script: &str) -> String {
 fn edit_writes_a_valid_edit() {
     let t = tree();
     let ed = editor(&t, "sed -i 's/temperature = 0.6/temperature = 0.9/' \"$f\"");
-    let run = personactl()
-        .arg("--dir")
-        .arg(t.path("p"))
+    personactl()
+        .personas(t.path("p"))
         .args(["edit", "coach"])
         .env("EDITOR", &ed)
         .env("VISUAL", "")
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     assert_eq!(
         changed_lines(COACH, &read(&t.path("p/coach.toml"))).len(),
         1
@@ -435,14 +371,13 @@ fn edit_reopens_an_invalid_edit_with_the_problems_on_top() {
         seen = t.path("seen.toml").display()
     );
     let ed = editor(&t, &script);
-    let run = personactl()
-        .arg("--dir")
-        .arg(t.path("p"))
+    personactl()
+        .personas(t.path("p"))
         .args(["edit", "coach"])
         .env("EDITOR", &ed)
         .env("VISUAL", "")
-        .run();
-    run.assert_exit(0);
+        .run()
+        .success();
     let seen = read(&t.path("seen.toml"));
     assert!(seen.starts_with("#| This edit is not valid"), "{seen}");
     // The block is 3 lines; the bad value is on line 12 of the file, so line 15 as shown.
@@ -465,15 +400,14 @@ fn edit_saved_again_without_a_fix_writes_nothing() {
         &t,
         "if [ $n = 1 ]; then sed -i 's/^icon = .*$//' \"$f\"; fi",
     );
-    let run = personactl()
-        .arg("--dir")
-        .arg(t.path("p"))
+    personactl()
+        .personas(t.path("p"))
         .args(["edit", "coach"])
         .env("EDITOR", &ed)
         .env("VISUAL", "")
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("edit cancelled"), "{}", run.stderr);
+        .run()
+        .code(1)
+        .stderr_contains("edit cancelled");
     assert_eq!(read(&t.path("p/coach.toml")), COACH);
 }
 
@@ -531,9 +465,7 @@ fn concurrent_creates_of_one_id_have_exactly_one_winner() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        names
-            .iter()
-            .all(|n| n == "same.toml" || n == ".personactl.lock"),
+        names.iter().all(|n| n == "same.toml"),
         "no temp files left: {names:?}"
     );
     assert!(check_file(&dir.join("same.toml")).is_valid());
@@ -565,48 +497,42 @@ fn writes_check_the_family_and_deletes_keep_children_whole() {
     let t = tree().file("p/junior.toml", "extends = \"coach\"\nname = \"Junior\"\n");
     let dir = t.path("p");
     let before = read(&t.path("p/junior.toml"));
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .args(["set", "junior", "extends", "nobody"])
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("extends.missing"), "{}", run.stderr);
-    assert_eq!(read(&t.path("p/junior.toml")), before, "nothing written");
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
-        .args(["set", "junior", "system_prompt", "Hi {{mood}}"])
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("vars.undeclared"), "{}", run.stderr);
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
+        .args(["set", "junior", "extends", "nobody"])
+        .run()
+        .code(1)
+        .stderr_contains("extends.missing");
+    assert_eq!(read(&t.path("p/junior.toml")), before, "nothing written");
+    personactl()
+        .personas(&dir)
+        .args(["set", "junior", "system_prompt", "Hi {{mood}}"])
+        .run()
+        .code(1)
+        .stderr_contains("vars.undeclared");
+    personactl()
+        .personas(&dir)
         .args(["set", "junior", "greeting", "Hello!"])
         .run()
-        .assert_exit(0);
+        .success();
 
-    let run = personactl()
-        .arg("--dir")
-        .arg(&dir)
+    personactl()
+        .personas(&dir)
         .args(["rm", "coach"])
-        .run();
-    run.assert_exit(1);
-    assert!(run.stderr.contains("extended by junior"), "{}", run.stderr);
+        .run()
+        .code(1)
+        .stderr_contains("extended by junior");
     assert!(t.path("p/coach.toml").exists());
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "junior"])
         .run()
-        .assert_exit(0);
+        .success();
     personactl()
-        .arg("--dir")
-        .arg(&dir)
+        .personas(&dir)
         .args(["rm", "coach"])
         .run()
-        .assert_exit(0);
+        .success();
 }
 
 #[test]
@@ -617,15 +543,15 @@ fn a_writer_killed_mid_write_never_leaves_a_partial_file() {
     let mut seen_new = 0;
     for i in 0..40u64 {
         let before = check_file(&path).persona.expect("valid before every write");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_personactl"))
-            .arg("--dir")
-            .arg(&dir)
+        let mut child = personactl()
+            .personas(&dir)
             .args([
                 "set",
                 "coach",
                 "description",
                 &format!("Version {i}: {}", "x".repeat(400)),
             ])
+            .command()
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

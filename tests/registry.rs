@@ -1,6 +1,8 @@
 //! The registry with real files in temporary directories and real file notifications.
 //! No sleep is an assertion: every test waits for the event it expects (10 s at most).
 
+mod util;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,32 +11,25 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use personas::{Event, Lookup, Registry, Watcher};
-
-/// Generous: waits end as soon as the event arrives; only a failure waits this long.
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn persona(name: &str) -> String {
-    format!(
-        "name = \"{name}\"\ndescription = \"A persona for tests.\"\nicon = \"🧪\"\nsystem_prompt = \"You are {name}.\"\n"
-    )
-}
+use util::{TIMEOUT, TempTree, eventually, names, next_reload, persona, until};
 
 fn with_aliases(name: &str, aliases: &[&str]) -> String {
     let list: Vec<String> = aliases.iter().map(|a| format!("\"{a}\"")).collect();
     format!("{}aliases = [{}]\n", persona(name), list.join(", "))
 }
 
+/// A `personas/` folder in a temporary directory, with the files given.
 struct Fixture {
-    _tmp: tempfile::TempDir,
+    tree: TempTree,
     dir: PathBuf,
 }
 
 impl Fixture {
     fn new(files: &[(&str, &str)]) -> Self {
-        let tmp = tempfile::tempdir().expect("a temporary directory");
-        let dir = tmp.path().join("personas");
+        let tree = TempTree::new();
+        let dir = tree.path("personas");
         fs::create_dir(&dir).expect("create the personas directory");
-        let f = Fixture { _tmp: tmp, dir };
+        let f = Fixture { tree, dir };
         for (rel, text) in files {
             f.write(rel, text);
         }
@@ -46,16 +41,14 @@ impl Fixture {
     }
 
     fn write(&self, rel: &str, text: &str) {
-        let p = self.path(rel);
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent).expect("create the folder");
-        }
-        fs::write(p, text).expect("write the file");
+        self.tree.write(&format!("personas/{rel}"), text);
     }
 
     /// Opens the registry, subscribes and starts watching.
     fn watch(&self, debounce_ms: u64) -> (Registry, Receiver<Event>, Watcher) {
+        // Every fixture that watches has a `coach`: the default persona of these tests.
         let registry = Registry::builder(&self.dir)
+            .default_persona("coach")
             .debounce(Duration::from_millis(debounce_ms))
             .open()
             .expect("open the registry");
@@ -63,46 +56,6 @@ impl Fixture {
         let watcher = registry.watch().expect("start watching");
         (registry, events, watcher)
     }
-}
-
-/// Every event up to and including the next `reloaded`.
-fn next_reload(rx: &Receiver<Event>) -> Vec<Event> {
-    until(rx, |e| matches!(e, Event::Reloaded { .. }))
-}
-
-/// Every event up to and including the first that matches `done`.
-fn until(rx: &Receiver<Event>, mut done: impl FnMut(&Event) -> bool) -> Vec<Event> {
-    let deadline = Instant::now() + TIMEOUT;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(e) => {
-                let stop = done(&e);
-                seen.push(e);
-                if stop {
-                    return seen;
-                }
-            }
-            Err(_) => panic!("no expected event within {TIMEOUT:?}; saw {seen:#?}"),
-        }
-    }
-}
-
-/// Polls `cond` until it holds (for states that no event announces).
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn names(events: &[Event]) -> Vec<(String, String)> {
-    events
-        .iter()
-        .map(|e| (e.name().to_owned(), e.id().unwrap_or("-").to_owned()))
-        .collect()
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -593,7 +546,10 @@ fn alias_collisions_are_reported_and_cleared_as_files_change() {
         ("coach.toml", &with_aliases("Coach", &["trainer"])),
         ("poet.toml", &persona("Poet")),
     ]);
-    let registry = Registry::open(&f.dir).expect("open");
+    let registry = Registry::builder(&f.dir)
+        .default_persona("coach")
+        .open()
+        .expect("open");
     let rx = registry.subscribe();
     // An edit that gives poet coach's alias: reported on poet, coach keeps the alias.
     f.write("poet.toml", &with_aliases("Poet", &["trainer"]));

@@ -3,33 +3,25 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use util::{TempTree, personactl};
+use util::{TempTree, eventually, personactl};
 
-const COACH: &str = r#"#:schema ../schema/persona.schema.json
-# Reviewed by the wellbeing team: keep this comment.
-name = "Coach"
-description = "Helps you reach a goal."
-icon = "🧭"
-system_prompt = """
-You are a coach.
-"""
+const COACH: &str = include_str!("fixtures/valid/coach-commented.toml");
 
-[model]
-temperature = 0.6 # warm but focused
-"#;
-
-/// A running server over a temp personas directory; stopped (SIGTERM) on drop.
+/// A running server over a temp personas directory; killed on drop.
 struct Server {
-    child: Child,
-    base: String,
+    http: util::Server,
     tree: TempTree,
+}
+
+impl std::ops::Deref for Server {
+    type Target = util::Server;
+
+    fn deref(&self) -> &util::Server {
+        &self.http
+    }
 }
 
 impl Server {
@@ -48,114 +40,29 @@ impl Server {
     }
 
     fn start_in(tree: TempTree, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_personactl"))
-            .arg("--dir")
-            .arg(tree.path("p"))
-            .arg("--sessions")
-            .arg(tree.path("sessions.jsonl"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .env_remove("PERSONAS_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .expect("a first line");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("`listening on URL`")
-            .to_owned();
-        Server { child, base, tree }
+        let http = util::Server::spawn(
+            personactl()
+                .personas(tree.path("p"))
+                .arg("--sessions")
+                .arg(tree.path("sessions.jsonl"))
+                .args(["serve", "--addr", "127.0.0.1:0"])
+                .args(extra),
+        );
+        Server { http, tree }
     }
 
     fn dir(&self) -> PathBuf {
         self.tree.path("p")
     }
 
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-        token: Option<&str>,
-    ) -> (u16, Value) {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        let url = format!("{}{path}", self.base);
-        let auth = token.map(|t| format!("Bearer {t}"));
-        let response = match (method, body) {
-            ("GET", _) => with_auth(agent.get(&url), auth.as_deref()).call(),
-            ("DELETE", _) => with_auth(agent.delete(&url), auth.as_deref()).call(),
-            ("POST", Some(b)) => with_auth(agent.post(&url), auth.as_deref())
-                .content_type("application/json")
-                .send(b),
-            ("PUT", Some(b)) => with_auth(agent.put(&url), auth.as_deref())
-                .content_type("application/json")
-                .send(b),
-            ("PATCH", Some(b)) => with_auth(agent.patch(&url), auth.as_deref())
-                .content_type("application/json")
-                .send(b),
-            other => panic!("unsupported call {other:?}"),
-        }
-        .expect("the server answers");
-        let status = response.status().as_u16();
-        let text = response.into_body().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        self.call("GET", path, None, None)
-    }
-
-    /// The status line of a request sent byte for byte (no client-side path normalisation).
-    fn raw_status(&self, method: &str, target: &str) -> u16 {
-        let addr = self.base.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        write!(stream, "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").unwrap();
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
+    /// Stops the server with SIGTERM and returns its exit code.
+    fn stop(self) -> Option<i32> {
+        self.http.stop()
     }
 
     /// Polls `f` until it returns true (10 s at most).
-    fn eventually(&self, what: &str, mut f: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !f() {
-            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stops the server with SIGTERM and returns its exit code.
-    fn stop(mut self) -> Option<i32> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        self.child.wait().ok().and_then(|s| s.code())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn with_auth<B>(request: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
-    match auth {
-        Some(a) => request.header("Authorization", a),
-        None => request,
+    fn eventually(&self, what: &str, f: impl FnMut() -> bool) {
+        eventually(what, f)
     }
 }
 
@@ -439,11 +346,11 @@ fn edits_on_disk_show_up_and_a_broken_file_keeps_its_last_good_version() {
         COACH.replace("Helps you reach a goal.", "Edited in git."),
     )
     .unwrap();
-    s.eventually("the edit is served", || {
+    eventually("the edit is served", || {
         s.get("/api/personas/coach").1["description"] == "Edited in git."
     });
     std::fs::write(&path, "name = \"broken").unwrap();
-    s.eventually("health reports the broken file", || {
+    eventually("health reports the broken file", || {
         s.get("/healthz").1["status"] == "degraded"
     });
     let (status, coach) = s.get("/api/personas/coach");
@@ -463,27 +370,21 @@ fn sessions_are_shared_with_the_cli() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["resolved"], "coach");
-    let shown = personactl()
-        .arg("--dir")
-        .arg(s.dir())
+    personactl()
+        .personas(s.dir())
         .arg("--sessions")
         .arg(s.tree.path("sessions.jsonl"))
         .args(["session", "show", "chat-1", "--format", "json"])
-        .run();
-    shown.assert_exit(0);
-    assert!(
-        shown.stdout.contains("\"resolved\":\"coach\""),
-        "{}",
-        shown.stdout
-    );
+        .run()
+        .success()
+        .stdout_contains("\"resolved\":\"coach\"");
     personactl()
-        .arg("--dir")
-        .arg(s.dir())
+        .personas(s.dir())
         .arg("--sessions")
         .arg(s.tree.path("sessions.jsonl"))
         .args(["session", "link", "chat-2", "coach"])
         .run()
-        .assert_exit(0);
+        .success();
     let (status, body) = s.get("/api/sessions/chat-2/persona");
     assert_eq!(status, 200);
     assert_eq!(
@@ -535,11 +436,105 @@ fn sigterm_shuts_down_gracefully() {
 #[test]
 fn a_missing_directory_is_exit_2() {
     let t = TempTree::new();
-    let run = personactl()
-        .arg("--dir")
-        .arg(t.path("nope"))
+    personactl()
+        .personas(t.path("nope"))
         .args(["serve", "--addr", "127.0.0.1:0"])
-        .run();
-    run.assert_exit(2);
-    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+        .run()
+        .code(2)
+        .stderr_contains("does not exist");
+}
+
+#[test]
+fn concurrent_patches_carrying_one_revision_have_exactly_one_winner() {
+    let s = Server::start(&[]);
+    let (_, coach) = s.get("/api/personas/coach");
+    let revision = coach["revision"].as_str().expect("a revision").to_owned();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let body =
+                    format!(r#"{{"revision": "{revision}", "description": "Edit number {i}."}}"#);
+                let s = &s;
+                scope.spawn(move || s.call("PATCH", "/api/personas/coach", Some(&body), None).0)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 409).count(),
+        9,
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn delete_of_the_default_persona_is_refused_and_healthz_degrades_without_it() {
+    let s = Server::start(&[]);
+    let (status, body) = s.call("DELETE", "/api/personas/journaling-assistant", None, None);
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("default persona"),
+        "{body}"
+    );
+    assert!(s.dir().join("journaling-assistant.toml").exists());
+    let (_, health) = s.get("/healthz");
+    assert_eq!(health["status"], "ok", "{health}");
+    // Removed behind the server's back: /healthz says what validate would.
+    std::fs::remove_file(s.dir().join("journaling-assistant.toml")).expect("rm");
+    s.eventually("healthz degraded", || {
+        let (_, health) = s.get("/healthz");
+        health["status"] == "degraded"
+            && health["errors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|d| d["code"] == "default.missing"))
+    });
+}
+
+#[test]
+fn writes_racing_a_delete_are_never_a_server_error() {
+    let s = Server::start(&[]);
+    for round in 0..15 {
+        let id = format!("racer-{round}");
+        assert_eq!(
+            s.call("POST", "/api/personas", Some(&new_persona(&id)), None)
+                .0,
+            201
+        );
+        let path = format!("/api/personas/{id}");
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let s = &s;
+            let (path, id) = (&path, &id);
+            let writers: Vec<_> = (0..3)
+                .map(|i| {
+                    scope.spawn(move || {
+                        let body = format!(r#"{{"description": "Race {i}."}}"#);
+                        match i {
+                            0 => s.call("PATCH", path, Some(&body), None).0,
+                            1 => s.call("PUT", path, Some(&new_persona(id)), None).0,
+                            _ => {
+                                s.call("POST", "/api/personas", Some(&new_persona(id)), None)
+                                    .0
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let deleter = scope.spawn(move || s.call("DELETE", path, None, None).0);
+            let mut all: Vec<u16> = writers.into_iter().map(|h| h.join().unwrap()).collect();
+            all.push(deleter.join().unwrap());
+            all
+        });
+        assert!(
+            statuses.iter().all(|&c| c < 500),
+            "round {round}: {statuses:?}"
+        );
+    }
 }

@@ -1,19 +1,15 @@
 //! `personactl watch`: the real binary, real files, its stdout read line by line.
 
+mod util;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn persona(name: &str) -> String {
-    format!(
-        "name = \"{name}\"\ndescription = \"A persona for tests.\"\nicon = \"🧪\"\nsystem_prompt = \"You are {name}.\"\n"
-    )
-}
+use util::{TIMEOUT, TempTree, persona, personactl};
 
 /// A running `personactl watch`, started in `cwd` with `--dir personas`.
 struct Watch {
@@ -23,7 +19,8 @@ struct Watch {
 
 impl Watch {
     fn start(cwd: &Path, format: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_personactl"))
+        let mut child = personactl()
+            .cwd(cwd)
             // A quiet time with room for a busy machine: `fs::write` truncates, then writes.
             .args([
                 "--dir",
@@ -34,12 +31,7 @@ impl Watch {
                 "--format",
                 format,
             ])
-            .current_dir(cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn personactl");
+            .spawn();
         let stderr = child.stderr.take().expect("piped stderr");
         let (ready_tx, ready) = channel();
         std::thread::spawn(move || {
@@ -73,43 +65,22 @@ impl Watch {
 
     /// Sends SIGTERM and returns the exit code.
     fn terminate(mut self) -> Option<i32> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        wait(&mut self.child)
+        util::terminate(&mut self.child)
     }
 }
 
-fn wait(child: &mut Child) -> Option<i32> {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for personactl") {
-            return status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("personactl did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn setup() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("personas");
-    fs::create_dir(&dir).expect("mkdir");
-    fs::write(dir.join("coach.toml"), persona("Coach")).expect("write");
-    fs::write(dir.join("journaling-assistant.toml"), persona("Journal")).expect("write");
-    tmp
+/// `personas/` with two personas (one the default).
+fn setup() -> TempTree {
+    TempTree::new()
+        .file("personas/coach.toml", &persona("Coach"))
+        .file("personas/journaling-assistant.toml", &persona("Journal"))
 }
 
 #[test]
 fn json_lines_are_exactly_the_documented_shape() {
     let tmp = setup();
-    let watch = Watch::start(tmp.path(), "json");
-    let coach = tmp.path().join("personas/coach.toml");
+    let watch = Watch::start(tmp.root(), "json");
+    let coach = tmp.path("personas/coach.toml");
     fs::write(&coach, persona("Coach v2")).expect("edit");
     assert_eq!(
         watch.line(),
@@ -155,14 +126,14 @@ fn json_lines_are_exactly_the_documented_shape() {
 #[test]
 fn human_lines_are_short() {
     let tmp = setup();
-    let watch = Watch::start(tmp.path(), "human");
-    fs::write(tmp.path().join("personas/poet.toml"), persona("Poet")).expect("add");
+    let watch = Watch::start(tmp.root(), "human");
+    fs::write(tmp.path("personas/poet.toml"), persona("Poet")).expect("add");
     assert_eq!(watch.line(), "added poet (personas/poet.toml) gen 2");
     assert_eq!(
         watch.line(),
         "reloaded personas gen 2: 3 persona(s), 0 error(s)"
     );
-    fs::write(tmp.path().join("personas/poet.toml"), "name = 1\n").expect("break");
+    fs::write(tmp.path("personas/poet.toml"), "name = 1\n").expect("break");
     let line = watch.line();
     assert!(
         line.starts_with("invalid poet (personas/poet.toml) gen 3: "),
@@ -174,10 +145,10 @@ fn human_lines_are_short() {
 #[test]
 fn a_closed_pipe_ends_the_watch_quietly() {
     let tmp = setup();
-    let watch = Watch::start(tmp.path(), "json");
+    let watch = Watch::start(tmp.root(), "json");
     let Watch { mut child, lines } = watch;
     drop(lines); // the reader thread stops reading and closes the pipe at its next line
-    let coach = tmp.path().join("personas/coach.toml");
+    let coach = tmp.path("personas/coach.toml");
     // Each edit prints lines; once the pipe is closed, a write fails and personactl exits 0.
     let deadline = Instant::now() + TIMEOUT;
     let mut n = 0;
@@ -195,12 +166,11 @@ fn a_closed_pipe_ends_the_watch_quietly() {
 
 #[test]
 fn a_missing_directory_exits_2() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let out = Command::new(env!("CARGO_BIN_EXE_personactl"))
+    let tmp = TempTree::new();
+    personactl()
+        .cwd(tmp.root())
         .args(["--dir", "nope", "watch"])
-        .current_dir(tmp.path())
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+        .run()
+        .code(2)
+        .stderr_contains("does not exist");
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use personas::{Store, check_text};
+use personas::check_text;
 
 use super::{Cli, CmdResult, Failure, Outcome, print, store_failure};
 
@@ -20,20 +20,31 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let store = Store::new(&cli.dir);
+    let store = super::store(cli);
     let path = store
         .path_of(&args.id)
         .map_err(|e| store_failure(e, false))?
         .ok_or_else(|| Failure::invalid(format!("no persona `{}`", args.id)))?;
-    let original = std::fs::read_to_string(&path)
-        .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+    let original = super::read::file_text(&path, super::read::MAX_TEXT_BYTES)?;
+    // Before the editor opens: a folder that cannot be written would lose the whole edit.
+    let folder = path.parent().unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".personactl-")
+        .suffix(".tmp")
+        .tempfile_in(folder)
+        .map_err(|e| {
+            Failure::new(format!(
+                "{} cannot be written ({e}); not opening the editor",
+                folder.display()
+            ))
+        })?;
     let scratch = tempfile::tempdir()?;
     let copy = scratch.path().join(format!("{}.toml", args.id));
     std::fs::write(&copy, &original)?;
     let mut last_invalid: Option<String> = None;
     loop {
         open_editor(&copy)?;
-        let text = strip_block(&std::fs::read_to_string(&copy)?);
+        let text = strip_block(&super::read::file_text(&copy, super::read::MAX_TEXT_BYTES)?);
         if text.trim().is_empty() {
             return Err(Failure::invalid(
                 "edit cancelled: the file was emptied; nothing written",
@@ -51,9 +62,21 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         }
         let checked = check_text(&path, &text);
         if checked.is_valid() {
-            store
-                .write_text(&args.id, &text)
-                .map_err(|e| store_failure(e, true))?;
+            // Only over the text the editor started from: a change made meanwhile (a `set`,
+            // another editor) is never overwritten; the edit is kept for the user.
+            match store.write_text_if_unchanged(&args.id, &text, &original) {
+                Ok(_) => {}
+                Err(personas::StoreError::Changed { path }) => {
+                    let kept = scratch.keep().join(format!("{}.toml", args.id));
+                    std::fs::write(&kept, &text)?;
+                    return Err(Failure::invalid(format!(
+                        "{} changed while the editor was open (another command or editor wrote it); nothing written. Your edit is kept in {}",
+                        path.display(),
+                        kept.display()
+                    )));
+                }
+                Err(e) => return Err(store_failure(e, true)),
+            }
             print(|out| writeln!(out, "updated {}", path.display()))?;
             return Ok(Outcome::Success);
         }

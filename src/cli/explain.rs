@@ -27,20 +27,9 @@ enum Format {
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let catalog = Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?;
     let Some(explanation) = personas::explain(&catalog, &args.id) else {
-        let broken: Vec<_> = catalog
-            .diagnostics
-            .iter()
-            .filter(|d| personas::stem_id(&d.path).as_deref() == Some(args.id.as_str()))
-            .collect();
-        let mut err = std::io::stderr().lock();
-        for d in &broken {
-            let _ = personas::write_diagnostic(&mut err, d, false);
-        }
-        return Err(if broken.is_empty() {
-            Failure::invalid(format!("no persona `{}` in {}", args.id, cli.dir.display()))
-                .hint("`personactl list --all` shows every persona")
-        } else {
-            Failure::invalid(format!("persona `{}` is invalid", args.id))
+        return Err(match super::find_persona(cli, &catalog, &args.id) {
+            Err(failure) => failure,
+            Ok(entry) => Failure::invalid(format!("persona `{}` cannot be explained", entry.id)),
         });
     };
     match args.format {

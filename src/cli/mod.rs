@@ -1,18 +1,23 @@
 //! The command line: global options, one module per subcommand, exit codes.
 
 mod completions;
+mod diff;
 mod edit;
 mod explain;
 mod import;
 mod init;
 mod list;
+mod log;
+mod lsp;
 mod mv;
 mod new;
+mod read;
 mod render;
 mod rm;
 mod schema;
 mod serve;
 mod session;
+mod session_pin;
 mod set;
 mod show;
 mod validate;
@@ -121,6 +126,12 @@ pub enum Command {
     Render(render::Args),
     /// Show where each field of a resolved persona comes from.
     Explain(explain::Args),
+    /// Run the language server for editors (LSP over stdio): `validate`'s verdict while typing.
+    Lsp(lsp::Args),
+    /// Compare the resolved personas of two git revisions (default: HEAD and the work tree).
+    Diff(diff::Args),
+    /// The commits where a resolved persona changed, newest first.
+    Log(log::Args),
 }
 
 /// How a command ended, short of an error: the exit code.
@@ -211,6 +222,9 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&cli, args),
         Command::Render(args) => render::run(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
+        Command::Lsp(args) => lsp::run(&cli, args),
+        Command::Diff(args) => diff::run(&cli, args),
+        Command::Log(args) => log::run(&cli, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -256,6 +270,50 @@ pub fn dir_failure(cli: &Cli, e: personas::Error) -> Failure {
     }
 }
 
+/// The persona `id` (or the one that lists it among its aliases) of a loaded catalog, or the
+/// failure that says why there is none: no such file, or a file that is invalid (its
+/// problems printed on standard error, the first one in the message).
+pub fn find_persona<'c>(
+    cli: &Cli,
+    catalog: &'c personas::Catalog,
+    id: &str,
+) -> Result<&'c personas::Entry, Failure> {
+    if let Some(entry) = catalog.find(id) {
+        return Ok(entry);
+    }
+    let broken: Vec<_> = catalog
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error() && personas::stem_id(&d.path).as_deref() == Some(id))
+        .collect();
+    let Some(first) = broken.first() else {
+        return Err(
+            Failure::invalid(format!("no persona `{id}` in {}", cli.dir.display()))
+                .hint("`personactl list --all` shows every persona"),
+        );
+    };
+    let mut err = io::stderr().lock();
+    for d in &broken {
+        let _ = personas::write_diagnostic(&mut err, d, false);
+    }
+    Err(Failure::invalid(format!(
+        "persona `{id}` is invalid: {}:{}:{}: {}",
+        first.path.display(),
+        first.line,
+        first.column,
+        first.message
+    ))
+    .hint(format!(
+        "`personactl validate {}` shows every problem",
+        first.path.display()
+    )))
+}
+
+/// The store over `--dir`, guarding `--default-persona`.
+pub fn store(cli: &Cli) -> personas::Store {
+    personas::Store::new(&cli.dir).with_default_persona(Some(cli.default_persona.clone()))
+}
+
 /// The failure for a refused or failed write: invalid content prints its diagnostics (exit 1);
 /// a missing id, a conflict or a bad key is exit 1; I/O is exit 2. With `show_source`, the
 /// diagnostics quote the content that would have been written.
@@ -275,6 +333,10 @@ pub fn store_failure(e: personas::StoreError, show_source: bool) -> Failure {
                 "refused: the result would not be a valid persona; nothing was written",
             )
         }
+        StoreError::IsDefault { id } => Failure::invalid(format!(
+            "`{id}` is the default persona: sessions without a persona fall back to it"
+        ))
+        .hint("choose another default with --default-persona first"),
         StoreError::Io(e) => e.into(),
         other => Failure::invalid(other.to_string()),
     }

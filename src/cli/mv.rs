@@ -1,7 +1,5 @@
 //! `personactl mv`: rename a persona, keeping the old id as an alias.
 
-use personas::Store;
-
 use super::{Cli, CmdResult, Outcome, print, store_failure};
 
 /// Arguments of `mv`.
@@ -14,7 +12,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let path = Store::new(&cli.dir)
+    let path = super::store(cli)
         .rename(&args.old, &args.new)
         .map_err(|e| store_failure(e, true))?;
     print(|out| writeln!(out, "renamed {} -> {}", args.old, path.display()))?;

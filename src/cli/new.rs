@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use personas::{ModelSettings, Persona, Store, check_file};
+use personas::{ModelSettings, Persona, check_file};
 
 use super::{Cli, CmdResult, Failure, Outcome, print, store_failure};
 
@@ -56,7 +56,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let store = Store::new(&cli.dir);
+    let store = super::store(cli);
     let mut persona = match &args.from {
         Some(from) => {
             let path = store
@@ -119,10 +119,13 @@ fn override_fields(p: &mut Persona, args: &Args) -> Result<(), Failure> {
     set(&mut p.system_prompt, &args.system_prompt);
     if let Some(file) = &args.system_prompt_file {
         p.system_prompt = if file.as_os_str() == "-" {
-            std::io::read_to_string(std::io::stdin())?
+            super::read::capped_text(
+                std::io::stdin(),
+                super::read::MAX_TEXT_BYTES,
+                "standard input",
+            )?
         } else {
-            std::fs::read_to_string(file)
-                .map_err(|e| Failure::new(format!("{}: {e}", file.display())))?
+            super::read::file_text(file, super::read::MAX_TEXT_BYTES)?
         };
     }
     if !args.tags.is_empty() {

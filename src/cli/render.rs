@@ -150,25 +150,7 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
 }
 
 fn find<'c>(cli: &Cli, catalog: &'c Catalog, id: &str) -> Result<&'c Entry, Failure> {
-    if let Some(entry) = catalog.find(id) {
-        return Ok(entry);
-    }
-    let broken: Vec<_> = catalog
-        .diagnostics
-        .iter()
-        .filter(|d| personas::stem_id(&d.path).as_deref() == Some(id))
-        .collect();
-    if broken.is_empty() {
-        return Err(
-            Failure::invalid(format!("no persona `{id}` in {}", cli.dir.display()))
-                .hint("`personactl list --all` shows every persona"),
-        );
-    }
-    let mut err = std::io::stderr().lock();
-    for d in broken {
-        let _ = personas::write_diagnostic(&mut err, d, false);
-    }
-    Err(Failure::invalid(format!("persona `{id}` is invalid")))
+    super::find_persona(cli, catalog, id)
 }
 
 /// A snapshot of a directory with errors would silently leave personas out: refuse.
@@ -248,6 +230,10 @@ fn family(catalog: &Catalog, entry: &Entry) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The file in an `--out` folder that lists the files `render --all` wrote there: only those
+/// are ever replaced or removed (a README or notes beside them stay untouched).
+const MANIFEST: &str = ".personactl-rendered";
+
 fn write_snapshot(dir: &Path, snapshot: &BTreeMap<String, String>) -> Result<(), Failure> {
     let io = |p: &Path, e: std::io::Error| Failure::new(format!("{}: {e}", p.display()));
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
@@ -259,29 +245,67 @@ fn write_snapshot(dir: &Path, snapshot: &BTreeMap<String, String>) -> Result<(),
     }
     for (name, text) in snapshot {
         let path = dir.join(name);
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        let same = super::read::file_text(&path, super::read::MAX_TEXT_BYTES * 2)
+            .ok()
+            .is_some_and(|t| t == *text);
+        if !same {
             std::fs::write(&path, text).map_err(|e| io(&path, e))?;
         }
     }
+    let mut manifest = String::from(
+        "# Files written by `personactl render --all --out`; only these are replaced or removed.\n",
+    );
+    for name in snapshot.keys() {
+        manifest.push_str(name);
+        manifest.push('\n');
+    }
+    let path = dir.join(MANIFEST);
+    std::fs::write(&path, manifest).map_err(|e| io(&path, e))?;
     Ok(())
 }
 
-/// The `*.md` files directly in `dir` (none when it does not exist).
+/// The snapshot files in `dir` that `render --all` wrote: those its manifest lists (and,
+/// from a snapshot written before the manifest existed, `*.md` files that begin with its
+/// front matter). None when `dir` does not exist.
 fn existing(dir: &Path) -> Result<Vec<String>, Failure> {
     let read = match std::fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Failure::new(format!("{}: {e}", dir.display()))),
     };
+    let listed: Option<Vec<String>> =
+        super::read::file_text(&dir.join(MANIFEST), super::read::MAX_TEXT_BYTES)
+            .ok()
+            .map(|m| {
+                m.lines()
+                    .filter(|l| !l.starts_with('#') && !l.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            });
     let mut names = Vec::new();
     for item in read {
         let item = item.map_err(|e| Failure::new(format!("{}: {e}", dir.display())))?;
         let name = item.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".md") && item.path().is_file() {
+        if !name.ends_with(".md") || !item.path().is_file() {
+            continue;
+        }
+        let ours = match &listed {
+            Some(listed) => listed.contains(&name),
+            None => is_snapshot_file(&item.path()),
+        };
+        if ours {
             names.push(name);
         }
     }
     Ok(names)
+}
+
+/// Whether the file begins like a snapshot file: front matter with the persona's `id`.
+fn is_snapshot_file(path: &Path) -> bool {
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| &head == b"---\nid: ")
 }
 
 /// One line per stale file: changed, missing or left over.
@@ -289,7 +313,7 @@ fn compare(dir: &Path, snapshot: &BTreeMap<String, String>) -> Result<Vec<String
     let mut stale = Vec::new();
     for (name, text) in snapshot {
         let path = dir.join(name);
-        match std::fs::read_to_string(&path) {
+        match super::read::file_text(&path, super::read::MAX_TEXT_BYTES * 2) {
             Ok(on_disk) if on_disk == *text => {}
             Ok(_) => stale.push(format!("changed: {}", path.display())),
             Err(_) => stale.push(format!("missing: {}", path.display())),

@@ -1,7 +1,5 @@
 //! `personactl rm`: delete a persona file.
 
-use personas::Store;
-
 use super::{Cli, CmdResult, Failure, Outcome, print, store_failure};
 
 /// Arguments of `rm`.
@@ -22,7 +20,9 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         ))
         .hint("choose another default with --default-persona first, or pass --force"));
     }
-    let path = Store::new(&cli.dir)
+    // With --force the store's default-persona guard is lifted for this one delete.
+    let store = super::store(cli).with_default_persona(None);
+    let path = store
         .delete(&args.id)
         .map_err(|e| store_failure(e, false))?;
     print(|out| writeln!(out, "removed {}", path.display()))?;

@@ -1,11 +1,12 @@
-//! `personactl serve`: the HTTP API over the hot-reloading registry (PRODUCT.md §7).
+//! `personactl serve`: the HTTP API over the hot-reloading registry.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use personas::Registry;
-use personas::server::{AppState, serve};
+use personas::server::{AppState, ServeOptions, serve_with};
 
 use super::{Cli, CmdResult, Failure, Outcome, dir_failure};
 
@@ -19,6 +20,36 @@ pub struct Args {
     /// Require `Authorization: Bearer TOKEN` for every write.
     #[arg(long, env = "PERSONAS_TOKEN", hide_env_values = true)]
     token: Option<String>,
+
+    /// Seconds a request's headers may take, from their first byte.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    header_timeout: Duration,
+
+    /// Seconds a request's body may take to arrive (then 408).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds)]
+    body_timeout: Duration,
+
+    /// Seconds a connection may wait for its next request (a new one for its first).
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    idle_timeout: Duration,
+
+    /// Connections served at once; past it a new connection gets a 503 and is closed.
+    #[arg(long, value_name = "N", default_value = "512", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+}
+
+/// A positive number of seconds (fractions allowed: `0.5`).
+fn seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(format!(
+            "`{s}`: a timeout is more than 0 and at most 86400 seconds"
+        ))
+    }
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
@@ -64,7 +95,13 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         let _ = writeln!(out, "listening on http://{local}");
         let _ = out.flush();
         drop(out);
-        serve(listener, state, shutdown_signal())
+        let options = ServeOptions {
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections as usize,
+        };
+        serve_with(listener, state, options, shutdown_signal())
             .await
             .map_err(|e| Failure::new(format!("server error: {e}")))
     })?;

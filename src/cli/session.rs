@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
-use personas::{Catalog, Entry, Lookup, SessionBackend, SessionError, SessionStore};
+use personas::{Catalog, Entry, SessionBackend, SessionError, SessionStore};
 use serde::Serialize;
 
 use super::{Cli, CmdResult, Failure, Outcome, dir_failure, print};
@@ -29,9 +29,18 @@ enum Action {
     Show {
         /// The session id.
         session: String,
+        /// Also show the pinned persona: the stored revision the session was linked at.
+        #[arg(long)]
+        pinned: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+    },
+    /// Relink a session to the current revision of its persona (exit 1 when it no longer
+    /// exists, or the session is not linked).
+    Upgrade {
+        /// The session id.
+        session: String,
     },
     /// Remove a session's link (exit 1, writing nothing, when it is not linked).
     Unlink {
@@ -43,6 +52,10 @@ enum Action {
         /// Only the sessions linked to this persona id.
         #[arg(long, value_name = "ID")]
         persona: Option<String>,
+        /// Only the sessions whose persona changed, was renamed or deleted since they were
+        /// linked.
+        #[arg(long)]
+        stale: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
@@ -59,7 +72,7 @@ enum Action {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub(super) enum Format {
     /// One line for people.
     Human,
     /// One JSON object.
@@ -67,7 +80,7 @@ enum Format {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ListFormat {
+pub(super) enum ListFormat {
     /// Aligned columns.
     Table,
     /// A JSON array.
@@ -78,9 +91,24 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     let backend = cli.sessions_backend();
     match &args.command {
         Action::Link { session, persona } => link(cli, &backend, session, persona),
-        Action::Show { session, format } => show(cli, &backend, session, *format),
+        Action::Show {
+            session,
+            pinned: true,
+            format,
+        } => super::session_pin::show(cli, &backend, session, *format),
+        Action::Show {
+            session, format, ..
+        } => show(cli, &backend, session, *format),
+        Action::Upgrade { session } => super::session_pin::upgrade(cli, &backend, session),
+        Action::List {
+            persona,
+            stale: true,
+            format,
+        } => super::session_pin::list_stale(cli, &backend, persona.as_deref(), *format),
         Action::Unlink { session } => unlink(&backend, session),
-        Action::List { persona, format } => list(&backend, persona.as_deref(), *format),
+        Action::List {
+            persona, format, ..
+        } => list(&backend, persona.as_deref(), *format),
         Action::Compact => compact(&backend),
         Action::Migrate { to } => migrate(&backend, &SessionBackend::parse(to)),
     }
@@ -88,7 +116,7 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
 
 /// Maps a library error: bad input exits 1, a file that is not an index, a database that
 /// cannot be reached, or I/O exits 2.
-fn failure(e: SessionError) -> Failure {
+pub(super) fn failure(e: SessionError) -> Failure {
     match e {
         SessionError::InvalidSession { .. } => Failure::invalid(e.to_string()),
         SessionError::DefaultMissing { ref id } => {
@@ -105,7 +133,10 @@ fn failure(e: SessionError) -> Failure {
 }
 
 /// Opens the store, after checking the session id (a refused id touches no storage).
-fn open(backend: &SessionBackend, session: &str) -> Result<Box<dyn SessionStore>, Failure> {
+pub(super) fn open(
+    backend: &SessionBackend,
+    session: &str,
+) -> Result<Box<dyn SessionStore>, Failure> {
     personas::check_session_id(session).map_err(failure)?;
     backend.open().map_err(failure)
 }
@@ -113,13 +144,7 @@ fn open(backend: &SessionBackend, session: &str) -> Result<Box<dyn SessionStore>
 fn link(cli: &Cli, backend: &SessionBackend, session: &str, persona: &str) -> CmdResult {
     personas::check_session_id(session).map_err(failure)?;
     let catalog = Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?;
-    let Some(entry) = catalog.get(persona).or_else(|| catalog.by_alias(persona)) else {
-        return Err(Failure::invalid(format!(
-            "no persona `{persona}` in {}; nothing was written",
-            cli.dir.display()
-        ))
-        .hint("`personactl list --all` shows every persona"));
-    };
+    let entry = super::find_persona(cli, &catalog, persona)?;
     open(backend, session)?
         .link(session, entry)
         .map_err(failure)?;
@@ -254,12 +279,15 @@ fn compact(backend: &SessionBackend) -> CmdResult {
         return Ok(Outcome::Success);
     }
     let mut store = backend.open().map_err(failure)?;
+    let stored_before = store.stored_revisions().map_err(failure)?.len();
     let Some(c) = store.compact().map_err(failure)? else {
+        let stored_after = store.stored_revisions().map_err(failure)?.len();
         print(|out| {
             writeln!(
                 out,
-                "{}: PostgreSQL keeps one row per session, updated in place; nothing to compact",
-                store.location()
+                "{}: PostgreSQL keeps one row per session, updated in place; nothing to compact; {stored_after} stored revision(s) kept, {} dropped",
+                store.location(),
+                stored_before.saturating_sub(stored_after)
             )
         })?;
         return Ok(Outcome::Success);
@@ -274,7 +302,11 @@ fn compact(backend: &SessionBackend) -> CmdResult {
         if c.skipped > 0 {
             write!(out, ", {} unreadable line(s) dropped", c.skipped)?;
         }
-        writeln!(out)
+        writeln!(
+            out,
+            "; {} stored revision(s) kept, {} dropped",
+            c.revisions_kept, c.revisions_dropped
+        )
     })?;
     Ok(Outcome::Success)
 }
@@ -291,10 +323,16 @@ fn migrate(from: &SessionBackend, to: &SessionBackend) -> CmdResult {
     print(|out| {
         writeln!(
             out,
-            "copied {} link(s) from {from} to {to} ({} already there)",
-            copied.copied, copied.unchanged
+            "copied {} link(s) from {from} to {to} ({} already there), {} stored revision(s)",
+            copied.copied, copied.unchanged, copied.revisions
         )
     })?;
+    if copied.revisions_missing > 0 {
+        eprintln!(
+            "note: {} linked revision(s) have no stored content in {from} (links made before revisions were stored): pinning those sessions follows the current persona",
+            copied.revisions_missing
+        );
+    }
     if source.skipped() > 0 {
         eprintln!(
             "warning: {} unreadable line(s) in {from} were skipped",

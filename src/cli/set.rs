@@ -1,7 +1,5 @@
 //! `personactl set`: change one key of a persona in place.
 
-use personas::Store;
-
 use super::{Cli, CmdResult, Failure, Outcome, print, store_failure};
 
 /// Arguments of `set`.
@@ -20,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let store = Store::new(&cli.dir);
+    let store = super::store(cli);
     let result = match (&args.value, args.unset) {
         (_, true) => store.unset(&args.id, &args.key),
         (Some(value), false) => store.set(&args.id, &args.key, value),

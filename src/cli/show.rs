@@ -18,6 +18,10 @@ pub struct Args {
     /// Print the file as written (comments, `extends` and all) instead of the resolved persona.
     #[arg(long, conflicts_with = "format")]
     raw: bool,
+
+    /// The persona as resolved at a git revision (`HEAD~3`, a tag, a hash) instead of on disk.
+    #[arg(long, value_name = "REV", conflicts_with = "raw")]
+    at: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -29,31 +33,13 @@ enum Format {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> CmdResult {
-    let catalog = Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?;
-    let Some(entry) = catalog.find(&args.id) else {
-        let broken: Vec<_> = catalog
-            .diagnostics
-            .iter()
-            .filter(|d| personas::stem_id(&d.path).as_deref() == Some(args.id.as_str()))
-            .collect();
-        if !broken.is_empty() {
-            let mut err = std::io::stderr().lock();
-            for d in broken {
-                let _ = personas::write_diagnostic(&mut err, d, false);
-            }
-            return Err(Failure::invalid(format!(
-                "persona `{}` is invalid",
-                args.id
-            )));
-        }
-        return Err(
-            Failure::invalid(format!("no persona `{}` in {}", args.id, cli.dir.display()))
-                .hint("`personactl list --all` shows every persona"),
-        );
+    let catalog = match &args.at {
+        Some(rev) => super::log::catalog_at(cli, rev)?,
+        None => Catalog::load(&cli.dir).map_err(|e| dir_failure(cli, e))?,
     };
+    let entry = super::find_persona(cli, &catalog, &args.id)?;
     if args.raw {
-        let text = std::fs::read_to_string(&entry.path)
-            .map_err(|e| Failure::new(format!("{}: {e}", entry.path.display())))?;
+        let text = super::read::file_text(&entry.path, super::read::MAX_TEXT_BYTES)?;
         print(|out| out.write_all(text.as_bytes()))?;
         return Ok(Outcome::Success);
     }

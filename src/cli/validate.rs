@@ -1,6 +1,6 @@
 //! `personactl validate`: the CI gate.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::ValueEnum;
 use personas::{ValidateOptions, validate_paths};
@@ -38,11 +38,11 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     } else {
         args.paths.clone()
     };
-    // The default persona must exist in the personas directory as a whole; a subset of files
-    // named on the command line need not contain it.
-    let whole_dir = args.paths.is_empty() || args.paths.iter().any(|p| same_path(p, &cli.dir));
+    // Named files are checked in the context of the personas directory; the default persona
+    // must exist only when the directory is checked as a whole (validate_paths decides).
     let options = ValidateOptions {
-        default_persona: whole_dir.then(|| cli.default_persona.clone()),
+        default_persona: Some(cli.default_persona.clone()),
+        dir: Some(cli.dir.clone()),
     };
     let mut report = validate_paths(&paths, &options).map_err(|e| match e {
         personas::Error::NotFound { path } if path == cli.dir && args.paths.is_empty() => {
@@ -69,11 +69,4 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
     } else {
         Outcome::Invalid
     })
-}
-
-fn same_path(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }

@@ -1,133 +1,208 @@
-//! Markdown agent files: YAML front matter (`name`, `description`, `model`, anything else) and
-//! a body that is the system prompt, as used by Claude Code subagents and VS Code custom agents.
-//! `model` is `[model] name` both ways.
+//! Markdown agent files: YAML front matter (`name`, `description`, anything else) and a body
+//! that is the system prompt, as used by Claude Code subagents and VS Code custom agents.
+//!
+//! Agent runtimes substitute nothing in the body, so every `{{` in it stays literal. Front-
+//! matter keys other than `name` and `description` are kept in `[extensions.agent_md]` (see
+//! [`super::keep`]); persona-only fields travel in a `personactl:` front-matter key.
 
 use serde_json::{Map, Number, Value};
 use yaml_rust2::yaml::Hash;
-use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
+use yaml_rust2::{Yaml, YamlEmitter};
 
-use super::{InteropError, persona_only, restore_persona_only, without_nulls};
+use super::keep::{Kept, shorten};
+use super::macros::{self, Dialect};
+use super::{InteropError, Warnings, persona_only, restore_persona_only, yaml};
 use crate::persona::Persona;
 
 /// The key in `[extensions]` that holds front-matter keys a persona has no place for.
-const EXT: &str = "agent_md";
+pub(super) const EXT: &str = "agent_md";
 
-/// The longest `[model] name`, in characters (as the schema says).
-const MODEL_NAME_MAX: usize = 128;
+const NAME_MAX: usize = 64;
+const DESCRIPTION_MAX: usize = 500;
+const PROMPT_MAX: usize = 32_768;
 
-pub(super) fn import(text: &str) -> Result<Persona, InteropError> {
+/// `text` is the whole file; `first_line` is the file line its first character is on.
+pub(super) fn import(
+    text: &str,
+    first_line: usize,
+    warnings: &mut Warnings,
+) -> Result<Persona, InteropError> {
     let (front, body) = split(text)?;
-    let docs =
-        YamlLoader::load_from_str(front).map_err(|e| InteropError::FrontMatter(e.to_string()))?;
-    let map = match docs.into_iter().next() {
-        Some(Yaml::Hash(h)) => h,
-        _ => {
+    // The front matter starts on the line after the opening `---`.
+    let map = match yaml::load(front, warnings) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => {
             return Err(InteropError::FrontMatter(
                 "the front matter is not a mapping of keys".into(),
             ));
         }
+        Err(e) => {
+            return Err(InteropError::FrontMatter(format!(
+                "line {}, column {}: {}",
+                e.line + first_line,
+                e.column,
+                e.message
+            )));
+        }
     };
-    let get = |k: &str| map.get(&Yaml::String(k.to_owned()));
-    let name = get("name")
-        .and_then(Yaml::as_str)
+    let text_of = |k: &str| match map.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let raw_name = text_of("name")
         .filter(|n| !n.trim().is_empty())
         .ok_or(InteropError::MissingField("name"))?;
-    let description = get("description")
-        .and_then(Yaml::as_str)
-        .filter(|d| !d.trim().is_empty())
-        .map_or_else(
-            || format!("{name}, imported from an agent file."),
-            str::to_owned,
-        );
-    let prompt = body.trim_start_matches(['\r', '\n']);
-    if prompt.trim().is_empty() {
+    let name = shorten(raw_name.trim(), NAME_MAX);
+    if name.chars().count() < raw_name.trim().chars().count() {
+        warnings.push(format!(
+            "the name has {} characters; shortened to {NAME_MAX} (the full name is kept and restored on export)",
+            raw_name.chars().count()
+        ));
+    }
+    let raw_description = text_of("description").filter(|d| !d.trim().is_empty());
+    let description = match &raw_description {
+        None => format!("{name}, imported from an agent file."),
+        Some(d) if d.chars().count() <= DESCRIPTION_MAX => d.clone(),
+        Some(d) => {
+            warnings.push(format!(
+                "the description has {} characters; the persona holds the first {DESCRIPTION_MAX} (the full text is kept in [extensions.agent_md] and restored on export)",
+                d.chars().count()
+            ));
+            shorten(d, DESCRIPTION_MAX)
+        }
+    };
+    let lead_len = body.len() - body.trim_start_matches(['\r', '\n']).len();
+    let (lead, rest) = body.split_at(lead_len);
+    if rest.trim().is_empty() {
         return Err(InteropError::FrontMatter(
             "the body, which is the agent's system prompt, is empty".into(),
         ));
     }
-    let mut persona = Persona::new(
-        name.to_owned(),
-        description,
-        "🤖".to_owned(),
-        prompt.to_owned(),
-    );
-    if let Some(Value::Object(saved)) = get("personactl").map(to_json) {
-        restore_persona_only(&mut persona, &saved);
+    let full = macros::import(rest, Dialect::Literal);
+    let prompt = shorten(&full, PROMPT_MAX);
+    if prompt.len() < full.len() {
+        warnings.push(format!(
+            "the body has {} characters; the persona's system prompt holds the first {PROMPT_MAX} (the full body is kept in [extensions.agent_md] and restored on export)",
+            full.chars().count()
+        ));
     }
-    // `model` is the model id; `inherit` (the caller's model) names none, and stays as written.
-    let model = get("model")
-        .and_then(Yaml::as_str)
-        .map(str::trim)
-        .filter(|m| !m.is_empty() && *m != "inherit" && m.chars().count() <= MODEL_NAME_MAX);
-    if let Some(m) = model {
-        persona.model.get_or_insert_with(Default::default).name = Some(m.to_owned());
+    let mut persona = Persona::new(name, description, "🤖".to_owned(), prompt);
+    if let Some(Value::Object(saved)) = map.get("personactl") {
+        restore_persona_only(&mut persona, saved);
     }
-    let mut keep = Map::new();
-    for (k, v) in &map {
-        let key = yaml_key(k);
-        let taken = if model.is_some() {
-            ["name", "description", "personactl", "model"].as_slice()
-        } else {
-            ["name", "description", "personactl"].as_slice()
-        };
-        if !taken.contains(&key.as_str())
-            && let Some(v) = without_nulls(to_json(v))
-        {
-            keep.insert(key, v);
+    let mut kept = Kept::default();
+    for (key, ours, original) in mapped(&persona, &map, rest) {
+        let back = export_field(key, &ours);
+        kept.mapped(key, &ours, original.as_ref(), &back);
+    }
+    for (key, value) in &map {
+        if !["name", "description", "personactl"].contains(&key.as_str()) {
+            kept.put(key, value);
         }
     }
-    if !keep.is_empty() {
-        persona.extensions.insert(EXT.into(), Value::Object(keep));
+    let mut head = Map::new();
+    if !lead.is_empty() {
+        head.insert("body_lead".into(), Value::String(lead.to_owned()));
+    }
+    if kept != Kept::default() || !head.is_empty() {
+        persona.extensions.insert(EXT.into(), kept.into_value(head));
     }
     Ok(persona)
 }
 
+/// The mapped fields: key, the persona's value, the source's value.
+fn mapped(
+    persona: &Persona,
+    front: &Map<String, Value>,
+    body: &str,
+) -> Vec<(&'static str, Value, Option<Value>)> {
+    vec![
+        (
+            "name",
+            Value::String(persona.name.clone()),
+            front.get("name").cloned(),
+        ),
+        (
+            "description",
+            Value::String(persona.description.clone()),
+            front.get("description").cloned(),
+        ),
+        (
+            "body",
+            Value::String(persona.system_prompt.clone()),
+            Some(Value::String(body.to_owned())),
+        ),
+    ]
+}
+
+fn export_field(key: &str, ours: &Value) -> Value {
+    match (key, ours) {
+        ("body", Value::String(s)) => Value::String(macros::export(s, Dialect::Literal)),
+        _ => ours.clone(),
+    }
+}
+
 pub(super) fn export(persona: &Persona) -> String {
+    let ext = persona.extensions.get(EXT);
+    let is_kept = ext.is_some_and(|e| {
+        ["fields", "json", "derived", "body_lead"]
+            .iter()
+            .any(|k| e.get(k).is_some())
+            || e.as_object().is_some_and(Map::is_empty)
+    });
+    let kept = if is_kept {
+        Kept::from_value(ext)
+    } else {
+        // Personas imported before the kept tables: the keys were the table itself.
+        Kept {
+            fields: ext.and_then(Value::as_object).cloned().unwrap_or_default(),
+            ..Kept::default()
+        }
+    };
+    let field = |key: &str, ours: Value| -> Option<Value> {
+        match kept.original(key, &ours) {
+            Some(original) => original,
+            None => Some(export_field(key, &ours)),
+        }
+    };
     let mut front = Hash::new();
-    front.insert(
-        Yaml::String("name".into()),
-        Yaml::String(persona.name.clone()),
-    );
-    front.insert(
-        Yaml::String("description".into()),
-        Yaml::String(persona.description.clone()),
-    );
-    if let Some(Value::Object(saved)) = persona.extensions.get(EXT) {
-        for (k, v) in saved {
-            front.insert(Yaml::String(k.clone()), to_yaml(v));
+    let empty = Map::new();
+    for (key, ours, _) in mapped(persona, &empty, "") {
+        if key != "body"
+            && let Some(v) = field(key, ours)
+        {
+            front.insert(Yaml::String(key.into()), to_yaml(&v));
         }
     }
-    let model = persona.model.as_ref().and_then(|m| m.name.as_deref());
-    if let Some(m) = model {
-        front.insert(Yaml::String("model".into()), Yaml::String(m.to_owned()));
-    }
-    let mut extra = persona_only(persona, EXT);
-    // The model id travels as `model`, not twice.
-    if let Some(Value::Object(saved)) = extra.get_mut("model") {
-        saved.remove("name");
-        if saved.is_empty() {
-            extra.remove("model");
+    for (k, v) in kept.entries() {
+        if !["name", "description", "body"].contains(&k.as_str()) {
+            front.insert(Yaml::String(k), to_yaml(&v));
         }
     }
-    let mut extra_yaml = to_yaml(&Value::Object(extra));
+    let mut extra = persona_only(persona, &[EXT]);
     // Tags and a greeting have no place in an agent file either: keep them with the rest.
-    if let Yaml::Hash(h) = &mut extra_yaml {
-        if !persona.tags.is_empty() {
-            h.insert(
-                Yaml::String("tags".into()),
-                to_yaml(&serde_json::json!(persona.tags)),
-            );
-        }
-        if let Some(g) = &persona.greeting {
-            h.insert(Yaml::String("greeting".into()), Yaml::String(g.clone()));
-        }
+    if !persona.tags.is_empty() {
+        extra.insert("tags".into(), serde_json::json!(persona.tags));
     }
-    front.insert(Yaml::String("personactl".into()), extra_yaml);
+    if let Some(g) = &persona.greeting {
+        extra.insert("greeting".into(), Value::String(g.clone()));
+    }
+    front.insert(
+        Yaml::String("personactl".into()),
+        to_yaml(&Value::Object(extra)),
+    );
     let mut out = String::new();
     // Emitting a tree of plain scalars, arrays and mappings into a String cannot fail.
     let _ = YamlEmitter::new(&mut out).dump(&Yaml::Hash(front));
-    let body = persona.system_prompt.trim_start_matches(['\r', '\n']);
-    let mut text = format!("{out}\n---\n{body}");
+    let lead = ext
+        .and_then(|e| e.get("body_lead"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let body = field("body", Value::String(persona.system_prompt.clone()))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut text = format!("{out}\n---\n{lead}{body}");
     if !text.ends_with('\n') {
         text.push('\n');
     }
@@ -152,38 +227,13 @@ fn split(text: &str) -> Result<(&str, &str), InteropError> {
     ))
 }
 
-fn yaml_key(k: &Yaml) -> String {
-    match k {
-        Yaml::String(s) | Yaml::Real(s) => s.clone(),
-        Yaml::Integer(i) => i.to_string(),
-        Yaml::Boolean(b) => b.to_string(),
-        _ => "~".into(),
-    }
-}
-
-fn to_json(y: &Yaml) -> Value {
-    match y {
-        Yaml::Real(s) => s
-            .parse::<f64>()
-            .ok()
-            .and_then(Number::from_f64)
-            .map_or_else(|| Value::String(s.clone()), Value::Number),
-        Yaml::Integer(i) => Value::Number((*i).into()),
-        Yaml::String(s) => Value::String(s.clone()),
-        Yaml::Boolean(b) => Value::Bool(*b),
-        Yaml::Array(items) => Value::Array(items.iter().map(to_json).collect()),
-        Yaml::Hash(h) => Value::Object(h.iter().map(|(k, v)| (yaml_key(k), to_json(v))).collect()),
-        Yaml::Alias(_) | Yaml::Null | Yaml::BadValue => Value::Null,
-    }
-}
-
 fn to_yaml(v: &Value) -> Yaml {
     match v {
         Value::Null => Yaml::Null,
         Value::Bool(b) => Yaml::Boolean(*b),
         Value::Number(n) => n
             .as_i64()
-            .map_or_else(|| Yaml::Real(n.to_string()), Yaml::Integer),
+            .map_or_else(|| Yaml::Real(Number::to_string(n)), Yaml::Integer),
         Value::String(s) => Yaml::String(s.clone()),
         Value::Array(items) => Yaml::Array(items.iter().map(to_yaml).collect()),
         Value::Object(map) => Yaml::Hash(

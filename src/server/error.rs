@@ -51,7 +51,12 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidId { .. } | StoreError::NotFound { .. } => {
                 ApiError::not_found(e.to_string())
             }
-            StoreError::Conflict { .. } | StoreError::HasChildren { .. } => {
+            StoreError::Conflict { .. }
+            | StoreError::HasChildren { .. }
+            | StoreError::Changed { .. }
+            | StoreError::LinkOutside { .. }
+            | StoreError::IsDefault { .. }
+            | StoreError::RevisionMismatch { .. } => {
                 ApiError::new(StatusCode::CONFLICT, e.to_string())
             }
             StoreError::Invalid { diagnostics } => {

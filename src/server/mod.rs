@@ -7,12 +7,12 @@
 //! reads its own writes.
 
 mod auth;
+mod conn;
 mod error;
 mod openapi;
 mod personas;
 mod sessions;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,6 +28,7 @@ use crate::registry::Registry;
 use crate::sessions::SessionStore;
 use crate::store::Store;
 
+pub use conn::ServeOptions;
 pub use openapi::openapi_document;
 
 /// What the server serves.
@@ -51,7 +52,11 @@ impl AppState {
         default_persona: String,
         token: Option<String>,
     ) -> Self {
-        let store = Store::new(registry.dir());
+        // Writes are checked against the registry's live state: their cost follows what they
+        // touch, not the size of the directory.
+        let store = Store::new(registry.dir())
+            .with_default_persona(Some(default_persona.clone()))
+            .with_registry(Registry::clone(&registry));
         AppState {
             registry,
             store,
@@ -62,7 +67,7 @@ impl AppState {
     }
 }
 
-/// The router: every endpoint of PRODUCT.md §7, the body limit, auth for writes, one log line
+/// The router: every endpoint of the HTTP API, the body limit, auth for writes, one log line
 /// per request.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -106,12 +111,21 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, state, ServeOptions::default(), shutdown).await
+}
+
+/// [`serve`] with the connection limits and timeouts of `options`.
+///
+/// # Errors
+///
+/// When the listener fails.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    conn::serve_router(listener, router(state), options, shutdown).await
 }
 
 async fn log_request(request: Request, next: Next) -> Response {

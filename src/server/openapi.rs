@@ -56,6 +56,16 @@ pub fn openapi_document() -> Value {
     );
 
     schemas.insert(
+        "PinnedResolution".into(),
+        json!({"description": "A resolution and the session's pinned persona: the stored revision it was linked at (`pinned` is null, and `pinned_reason` says why, when there is none).",
+            "allOf": [{"$ref": "#/components/schemas/ResolutionView"}, {"type": "object",
+            "required": ["pinned", "pinned_revision", "pinned_reason"], "properties": {
+            "pinned": {"anyOf": [{"$ref": "#/components/schemas/Persona"}, {"type": "null"}]},
+            "pinned_revision": {"type": ["string", "null"]},
+            "pinned_reason": {"type": ["string", "null"]}
+        }}]}),
+    );
+    schemas.insert(
         "LinkRequest".into(),
         json!({"type": "object", "required": ["persona"], "properties": {"persona": {"type": "string", "description": "A persona id (or a former id listed in some persona's aliases)."}}}),
     );
@@ -95,7 +105,9 @@ pub fn openapi_document() -> Value {
             },
             "/api/sessions/{session}/persona": {
                 "parameters": [session],
-                "get": {"operationId": "resolveSession", "summary": "The persona a session uses (falls back to the default)", "responses": responses_with(json!({"200": body("The resolution", "ResolutionView")}), &["400", "503"])},
+                "get": {"operationId": "resolveSession", "summary": "The persona a session uses (falls back to the default)",
+                    "parameters": [{"name": "pinned", "in": "query", "required": false, "schema": {"type": "boolean"}, "description": "Also return the pinned persona: the stored revision the session was linked at."}],
+                    "responses": responses_with(json!({"200": {"description": "The resolution (with `pinned=true`, and the pinned persona)", "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/PinnedResolution"}, {"$ref": "#/components/schemas/ResolutionView"}]}}}}}), &["400", "503"])},
                 "put": {
                     "operationId": "linkSession",
                     "summary": "Link a session to a persona",
@@ -214,6 +226,7 @@ fn responses_with(mut responses: Value, errors: &[&str]) -> Value {
             "409" => {
                 "The id exists already, the persona changed since `revision`, or others extend it"
             }
+            "408" => "The body did not arrive within the body timeout (`--body-timeout`)",
             "413" => "Body over 1 MiB",
             "422" => "Not a valid persona: diagnostics in the §4 shape",
             "503" => "The default persona is missing, or the sessions database cannot be reached",
@@ -237,6 +250,6 @@ fn write_op(
         "summary": summary,
         "security": security(),
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}},
-        "responses": responses_with(json!({ok: body(ok_description, "PersonaOut")}), errors)
+        "responses": responses_with(json!({ok: body(ok_description, "PersonaOut")}), &[errors, &["408"]].concat())
     })
 }

@@ -100,8 +100,8 @@ pub(super) async fn replace(
     id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    change(state, id, body, |store, id, fields| {
-        store.replace_value(id, fields)
+    change(state, id, body, |store, id, fields, revision| {
+        store.replace_value_if(id, fields, revision)
     })
     .await
 }
@@ -111,8 +111,8 @@ pub(super) async fn patch(
     id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    change(state, id, body, |store, id, fields| {
-        store.patch_value(id, fields)
+    change(state, id, body, |store, id, fields, revision| {
+        store.patch_value_if(id, fields, revision)
     })
     .await
 }
@@ -126,6 +126,7 @@ async fn change(
         &crate::store::Store,
         &str,
         &Value,
+        Option<&str>,
     ) -> Result<std::path::PathBuf, crate::store::StoreError>,
 ) -> Result<Response, ApiError> {
     let id = path_id(id)?;
@@ -133,27 +134,28 @@ async fn change(
     check_body_id(&mut fields, &id)?;
     // Output only: a persona as GET gave it (with its counts) can be sent back.
     fields.remove("tokens");
-    let live = state.registry.snapshot().get_arc(&id);
-    match (fields.remove("revision"), &live) {
-        (Some(Value::String(expected)), Some(entry)) if expected != entry.revision => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "persona `{id}` changed since revision {expected} (now {})",
-                    entry.revision
-                ),
-            ));
-        }
-        (Some(Value::String(_)) | None, _) => {}
-        (Some(other), _) => {
+    // The precondition is checked by the store under its lock, with the write: of several
+    // writers holding one revision, exactly one wins.
+    let revision = match fields.remove("revision") {
+        Some(Value::String(expected)) => Some(expected),
+        None => None,
+        Some(other) => {
             return Err(ApiError::invalid(
                 format!("`revision` must be a string, found {other}"),
                 Vec::new(),
             ));
         }
-    }
+    };
     let (state2, id2) = (state.clone(), id.clone());
-    blocking(move || write(&state2.store, &id2, &Value::Object(fields))).await??;
+    blocking(move || {
+        write(
+            &state2.store,
+            &id2,
+            &Value::Object(fields),
+            revision.as_deref(),
+        )
+    })
+    .await??;
     let entry = applied(&state, &id).await?;
     Ok(Json(persona_json(&entry)).into_response())
 }
@@ -195,7 +197,13 @@ async fn applied(state: &Arc<AppState>, id: &str) -> Result<Arc<Entry>, ApiError
         .registry
         .snapshot()
         .get_arc(id)
-        .ok_or_else(|| ApiError::internal(format!("persona `{id}` was written but is not live")))
+        // Only a concurrent delete (or rename) between the write and this read can get here.
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                format!("persona `{id}` was changed by a concurrent request; read it again"),
+            )
+        })
 }
 
 /// Runs blocking file work (fsync, directory walks) off the async workers.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -37,12 +37,29 @@ fn session_id(session: Result<Path<String>, PathRejection>) -> Result<String, Ap
 pub(super) async fn show(
     State(state): State<Arc<AppState>>,
     session: Result<Path<String>, PathRejection>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let session = session_id(session)?;
+    let pinned = match query.get("pinned").map(String::as_str) {
+        None | Some("false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("`pinned` must be true or false, not {other:?}"),
+            ));
+        }
+    };
     let state2 = state.clone();
     blocking(move || {
         let snapshot = state2.registry.snapshot();
         let mut index = lock(&state2);
+        if pinned {
+            let p = index
+                .pinned(&session, &*snapshot, &state2.default_persona)
+                .map_err(session_error)?;
+            return Ok(Json(serde_json::to_value(p.view()).unwrap_or(Value::Null)).into_response());
+        }
         resolution_json(&mut **index, &snapshot, &session, &state2.default_persona)
     })
     .await?

@@ -136,6 +136,7 @@ fn torn(path: &Path, line: usize, text: &[u8], message: &str) -> Diagnostic {
     d.snippet = Some(Snippet {
         width: text.chars().count().max(1),
         line_text: text,
+        omitted_before: 0,
     });
     if d.hint.is_none() {
         d.hint =

@@ -53,6 +53,28 @@ pub enum SessionError {
         /// The cargo feature that provides the backend.
         feature: &'static str,
     },
+    /// Stored revision content that does not hash to its revision (damaged or edited by
+    /// hand): it is never served.
+    #[error("{location}: the stored content of revision {revision} is not served: {reason}")]
+    RevisionMismatch {
+        /// Where: the revisions file, or the database URL without its password.
+        location: String,
+        /// The revision.
+        revision: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Two different personas share one revision (a collision of its 64-bit hash): the link
+    /// is refused, so that neither session is ever served the other's persona.
+    #[error(
+        "{location}: a different persona is already stored as revision {revision} (a hash collision); nothing was linked"
+    )]
+    RevisionCollision {
+        /// Where: the revisions file, or the database URL without its password.
+        location: String,
+        /// The revision.
+        revision: String,
+    },
     /// Reading, writing, locking or syncing the file failed.
     #[error("{}: {source}", path.display())]
     Io {

@@ -208,9 +208,13 @@ impl Locked<'_> {
             buf.push(b'\n');
         }
         buf.extend_from_slice(record);
-        (&self.writer.file)
-            .write_all(&buf)
-            .map_err(SessionError::io(self.path))?;
+        if let Err(e) = (&self.writer.file).write_all(&buf) {
+            // A full disk (or another write error) part-way: cut back to the length before,
+            // so that no torn record is left. If even that fails, the torn tail is skipped on
+            // load and ended by the next append.
+            let _ = self.writer.file.set_len(self.len);
+            return Err(SessionError::io(self.path)(e));
+        }
         self.len += buf.len() as u64;
         Ok(())
     }
@@ -256,6 +260,8 @@ pub(crate) fn lock_for_write<'a>(
 fn open_writer(path: &Path) -> Result<Writer, SessionError> {
     let dir = parent_dir(path);
     fs::create_dir_all(dir).map_err(SessionError::io(dir))?;
+    // Once per handle: the leftovers of rewrites whose writer was killed.
+    super::tmp::remove_stale_temps(path);
     let file = OpenOptions::new()
         .read(true)
         .append(true)
@@ -318,14 +324,8 @@ fn prepare<'a>(
 /// The new file is locked from before the rename until its folder is synced, so no writer
 /// appends to it before it is durable.
 pub(crate) fn replace(path: &Path, body: &[u8]) -> Result<u64, SessionError> {
-    let dir = parent_dir(path);
-    let name = path
-        .file_name()
-        .map_or_else(|| "sessions".into(), |n| n.to_string_lossy().into_owned());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let tmp: PathBuf = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    super::tmp::remove_stale_temps(path);
+    let tmp: PathBuf = super::tmp::temp_path(path);
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)

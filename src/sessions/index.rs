@@ -89,6 +89,11 @@ impl SessionIndex {
         self.log.path()
     }
 
+    /// The underlying log (its revisions file).
+    pub(crate) fn log_mut(&mut self) -> &mut SessionLog {
+        &mut self.log
+    }
+
     /// Catches up with the file: reads what other processes appended since the last look, or
     /// reloads it when it was replaced (compacted) or removed. Returns whether anything changed.
     ///
@@ -137,7 +142,7 @@ impl SessionIndex {
         };
         let (reader, state) = (&mut self.reader, &mut self.state);
         let path = self.log.path().to_path_buf();
-        let written = self.log.write(&record, |_| {
+        let written = self.log.write(&record, |_, _| {
             // Under the lock: nobody can link or unlink it between this look and the append.
             refresh(&path, reader, state)?;
             Ok(state.map.contains_key(session))
@@ -212,14 +217,14 @@ impl SessionIndex {
     pub fn compact(&mut self) -> Result<Compaction, SessionError> {
         let path = self.log.path().to_path_buf();
         let (log, reader, state) = (&mut self.log, &mut self.reader, &mut self.state);
-        let result = log.with_lock(|locked| {
+        let result = log.with_lock(|locked, revisions| {
             refresh(&path, reader, state)?;
             if let Some(r) = reader {
                 state
                     .replay_all(&r.file, r.offset)
                     .map_err(SessionError::io(&path))?;
             }
-            write_compacted(locked, state)
+            write_compacted(locked, state, revisions)
         });
         // Whatever happened, look at the file afresh: it is the new one after a success.
         *reader = None;

@@ -11,6 +11,7 @@ use super::error::{SessionError, check_session_id};
 use super::file::{Locked, Start, Writer, lock_for_write, read_header, replace};
 use super::lookup::find;
 use super::record::Record;
+use super::revisions::RevisionFile;
 use super::state::{Link, State};
 #[cfg(doc)]
 use super::store::SessionStore;
@@ -41,6 +42,11 @@ pub struct Compaction {
     pub bytes_after: u64,
     /// Unreadable (torn) lines dropped.
     pub skipped: usize,
+    /// Stored revisions kept: those a live session is linked at.
+    pub revisions_kept: usize,
+    /// Stored revisions dropped: no live session is linked at them (or their content was
+    /// damaged).
+    pub revisions_dropped: usize,
 }
 
 /// The sessions file, used one operation at a time: a link or an unlink is one locked
@@ -54,6 +60,8 @@ pub struct SessionLog {
     path: PathBuf,
     durability: Durability,
     writer: Option<Writer>,
+    /// The revisions file beside it.
+    revisions: RevisionFile,
     /// Unreadable lines skipped by the last full read ([`SessionStore::list`]).
     skipped: usize,
 }
@@ -61,8 +69,10 @@ pub struct SessionLog {
 impl SessionLog {
     /// The sessions file at `path`. Nothing is read or created until an operation needs it.
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
         SessionLog {
-            path: path.into(),
+            revisions: RevisionFile::new(&path),
+            path,
             durability: Durability::default(),
             writer: None,
             skipped: 0,
@@ -90,8 +100,33 @@ impl SessionLog {
         self.skipped
     }
 
+    /// The revisions stored beside the file.
+    pub(crate) fn revisions(&mut self) -> &mut RevisionFile {
+        &mut self.revisions
+    }
+
+    /// Stores the content of revisions (checked against their revisions) that are not stored
+    /// yet, under the lock: what copying from another backend needs. Returns how many were
+    /// written.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::RevisionMismatch`] for content that does not hash to its revision
+    /// (nothing written), or as [`link`](Self::link).
+    pub(crate) fn import_revisions(
+        &mut self,
+        items: &[(String, std::sync::Arc<crate::persona::Persona>)],
+    ) -> Result<usize, SessionError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let sync = self.durability == Durability::Sync;
+        self.with_lock(|_, revisions| revisions.import(items, sync))
+    }
+
     /// Links `session` to `persona` (its id and revision) with one locked append, creating the
-    /// file and its folder if needed.
+    /// file and its folder if needed. The persona's content is stored first in the revisions
+    /// file beside it, when that revision is not stored yet (see [`SessionStore`]).
     ///
     /// # Errors
     ///
@@ -106,7 +141,11 @@ impl SessionLog {
             revision: Some(persona.revision.as_str().into()),
             at,
         };
-        self.write(&record, |_| Ok(true))?;
+        let sync = self.durability == Durability::Sync;
+        self.write(&record, |_, revisions| {
+            revisions.ensure(persona, sync)?;
+            Ok(true)
+        })?;
         Ok(Link::from_record(&persona.id, Some(&persona.revision), at))
     }
 
@@ -123,7 +162,7 @@ impl SessionLog {
             session: session.into(),
             at: Timestamp::now(),
         };
-        self.write(&record, |locked| {
+        self.write(&record, |locked, _| {
             find(&locked.writer.file, locked.header, locked.len, session)
                 .map(|link| link.is_some())
                 .map_err(SessionError::io(locked.path))
@@ -134,7 +173,7 @@ impl SessionLog {
     pub(crate) fn write(
         &mut self,
         record: &Record<'_>,
-        precondition: impl FnOnce(&Locked<'_>) -> Result<bool, SessionError>,
+        precondition: impl FnOnce(&Locked<'_>, &mut RevisionFile) -> Result<bool, SessionError>,
     ) -> Result<bool, SessionError> {
         self.write_bytes(&record.encode(), precondition)
     }
@@ -160,7 +199,7 @@ impl SessionLog {
             };
             buf.extend_from_slice(&record.encode());
             if buf.len() >= 4 << 20 || i + 1 == links.len() {
-                self.write_bytes(&buf, |_| Ok(true))?;
+                self.write_bytes(&buf, |_, _| Ok(true))?;
                 buf.clear();
             }
         }
@@ -171,18 +210,19 @@ impl SessionLog {
     fn write_bytes(
         &mut self,
         bytes: &[u8],
-        precondition: impl FnOnce(&Locked<'_>) -> Result<bool, SessionError>,
+        precondition: impl FnOnce(&Locked<'_>, &mut RevisionFile) -> Result<bool, SessionError>,
     ) -> Result<bool, SessionError> {
         let sync = self.durability == Durability::Sync;
-        let mut locked = lock_for_write(&self.path, &mut self.writer, sync)?;
+        let (path, writer, revisions) = (&self.path, &mut self.writer, &mut self.revisions);
+        let mut locked = lock_for_write(path, writer, sync)?;
         if locked.sorted_region_damaged() {
             // The file was cut inside its sorted part: rewrite it before appending.
-            compact_locked(&locked)?;
+            compact_locked(&locked, revisions)?;
             drop(locked);
-            self.writer = None;
-            locked = lock_for_write(&self.path, &mut self.writer, sync)?;
+            *writer = None;
+            locked = lock_for_write(path, writer, sync)?;
         }
-        if !precondition(&locked)? {
+        if !precondition(&locked, revisions)? {
             return Ok(false);
         }
         locked.append(bytes)?;
@@ -218,18 +258,19 @@ impl SessionLog {
     /// afterwards, since `f` may have replaced the file.
     pub(crate) fn with_lock<T>(
         &mut self,
-        f: impl FnOnce(&Locked<'_>) -> Result<T, SessionError>,
+        f: impl FnOnce(&Locked<'_>, &mut RevisionFile) -> Result<T, SessionError>,
     ) -> Result<T, SessionError> {
         let sync = self.durability == Durability::Sync;
         let locked = lock_for_write(&self.path, &mut self.writer, sync)?;
-        let result = f(&locked);
+        let result = f(&locked, &mut self.revisions);
         drop(locked);
         self.writer = None;
         result
     }
 
     /// Rewrites the file to one line per live session, sorted by session id (so that
-    /// [`get`](Self::get) can binary-search it), atomically and under the lock.
+    /// [`get`](Self::get) can binary-search it), atomically and under the lock; the revisions
+    /// file beside it first, to the revisions a live session is linked at.
     ///
     /// # Errors
     ///
@@ -240,19 +281,30 @@ impl SessionLog {
 }
 
 /// Compacts the file held by `locked` from a fresh replay of it.
-fn compact_locked(locked: &Locked<'_>) -> Result<Compaction, SessionError> {
+fn compact_locked(
+    locked: &Locked<'_>,
+    revisions: &mut RevisionFile,
+) -> Result<Compaction, SessionError> {
     let mut state = State::default();
     state
         .replay_all(&locked.writer.file, locked.header.end)
         .map_err(SessionError::io(locked.path))?;
-    write_compacted(locked, &state)
+    write_compacted(locked, &state, revisions)
 }
 
 /// Replaces the file held by `locked` with the sessions of `state`, sorted.
 pub(crate) fn write_compacted(
     locked: &Locked<'_>,
     state: &State,
+    revisions: &mut RevisionFile,
 ) -> Result<Compaction, SessionError> {
+    // Revisions first: a crash between the two leaves every live session's revision stored.
+    let keep: std::collections::BTreeSet<&str> = state
+        .map
+        .values()
+        .filter_map(|l| l.revision.as_deref())
+        .collect();
+    let (revisions_kept, revisions_dropped) = revisions.compact(&keep)?;
     let mut sessions: Vec<(&str, &Link)> = state.map.iter().map(|(s, l)| (&**s, l)).collect();
     sessions.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut body = Vec::with_capacity(sessions.len() * 120);
@@ -271,5 +323,7 @@ pub(crate) fn write_compacted(
         bytes_before: locked.len,
         bytes_after,
         skipped: state.skipped,
+        revisions_kept,
+        revisions_dropped,
     })
 }

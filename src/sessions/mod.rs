@@ -24,18 +24,22 @@ mod file;
 mod index;
 mod log;
 mod lookup;
+mod pin;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod record;
 mod resolve;
+mod revisions;
 mod state;
 mod store;
 mod time;
+mod tmp;
 
 pub use check::{check_links, check_sessions};
 pub use error::{SESSION_ID_MAX_BYTES, SessionError, check_session_id};
 pub use index::SessionIndex;
 pub use log::{Compaction, Durability, SessionLog};
+pub use pin::{Pinned, PinnedView, Policy, Stale, Unpinned, Upgrade, stale, upgrade};
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_CONNECT_TIMEOUT, PgStore};
 pub use resolve::{Resolution, ResolutionView, resolve};

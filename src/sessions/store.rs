@@ -6,12 +6,15 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::catalog::{Entry, Lookup};
+use crate::persona::Persona;
 
 use super::error::SessionError;
 use super::index::SessionIndex;
 use super::log::{Compaction, SessionLog};
+use super::pin::{Pinned, pinned};
 use super::resolve::{Resolution, resolve};
 use super::state::Link;
 
@@ -25,11 +28,14 @@ pub trait SessionStore: Send + fmt::Debug {
     /// Where the sessions are: a file path, or a URL with its password hidden.
     fn location(&self) -> String;
 
-    /// Links `session` to `persona` (its id and revision, now), replacing any earlier link.
+    /// Links `session` to `persona` (its id and revision, now), replacing any earlier link,
+    /// and stores the persona's content as that revision when it is not stored yet (before
+    /// the link, so that a link never names a revision whose content is missing).
     ///
     /// # Errors
     ///
-    /// [`SessionError::InvalidSession`] (nothing written), or the backend's error.
+    /// [`SessionError::InvalidSession`] (nothing written),
+    /// [`SessionError::RevisionCollision`] (nothing linked), or the backend's error.
     fn link(&mut self, session: &str, persona: &Entry) -> Result<Link, SessionError>;
 
     /// Unlinks `session`; `false`, writing nothing, when it is not linked.
@@ -62,7 +68,32 @@ pub trait SessionStore: Send + fmt::Debug {
     /// [`SessionError::InvalidSession`] for any id (nothing written), or the backend's error.
     fn import(&mut self, links: &[(String, Link)]) -> Result<(), SessionError>;
 
-    /// Rewrites the storage to its smallest form; `None` when the backend needs no compaction.
+    /// The stored content of `revision`, checked against it; `None` when it is not stored.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::RevisionMismatch`] when the stored content does not hash to
+    /// `revision` (it is never returned), or the backend's error.
+    fn stored_revision(&mut self, revision: &str) -> Result<Option<Arc<Persona>>, SessionError>;
+
+    /// Every stored revision, sorted.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error.
+    fn stored_revisions(&mut self) -> Result<Vec<String>, SessionError>;
+
+    /// Stores revisions' content as given (each checked against its revision first) unless
+    /// stored already: what [`copy_links`] uses. Returns how many were written.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::RevisionMismatch`] (nothing written), or the backend's error.
+    fn import_revisions(&mut self, items: &[(String, Arc<Persona>)])
+    -> Result<usize, SessionError>;
+
+    /// Rewrites the storage to its smallest form, and drops the stored revisions no live
+    /// session is linked at; `None` when the backend needs no compaction of its links.
     ///
     /// # Errors
     ///
@@ -88,6 +119,23 @@ pub trait SessionStore: Send + fmt::Debug {
     ) -> Result<Resolution<'p>, SessionError> {
         let link = self.get(session)?;
         resolve(session, link, personas, default)
+    }
+
+    /// The persona `session` should use both ways: the current one (its [`Resolution`]) and
+    /// the pinned one (the stored revision it was linked at); see [`Pinned`] and
+    /// [`Policy`](crate::Policy).
+    ///
+    /// # Errors
+    ///
+    /// As [`resolve`](Self::resolve). Damaged stored content is not an error: it is not
+    /// served, and [`Pinned::reason`] says why.
+    fn pinned<'p>(
+        &mut self,
+        session: &str,
+        personas: &'p dyn Lookup,
+        default: &str,
+    ) -> Result<Pinned<'p>, SessionError> {
+        pinned(self, session, personas, default)
     }
 }
 
@@ -135,6 +183,21 @@ impl SessionStore for SessionLog {
         SessionLog::compact(self).map(Some)
     }
 
+    fn stored_revision(&mut self, revision: &str) -> Result<Option<Arc<Persona>>, SessionError> {
+        self.revisions().get(revision)
+    }
+
+    fn stored_revisions(&mut self) -> Result<Vec<String>, SessionError> {
+        self.revisions().revisions()
+    }
+
+    fn import_revisions(
+        &mut self,
+        items: &[(String, Arc<Persona>)],
+    ) -> Result<usize, SessionError> {
+        SessionLog::import_revisions(self, items)
+    }
+
     fn skipped(&self) -> usize {
         self.last_skipped()
     }
@@ -168,6 +231,21 @@ impl SessionStore for SessionIndex {
 
     fn compact(&mut self) -> Result<Option<Compaction>, SessionError> {
         SessionIndex::compact(self).map(Some)
+    }
+
+    fn stored_revision(&mut self, revision: &str) -> Result<Option<Arc<Persona>>, SessionError> {
+        self.log_mut().revisions().get(revision)
+    }
+
+    fn stored_revisions(&mut self) -> Result<Vec<String>, SessionError> {
+        self.log_mut().revisions().revisions()
+    }
+
+    fn import_revisions(
+        &mut self,
+        items: &[(String, Arc<Persona>)],
+    ) -> Result<usize, SessionError> {
+        self.log_mut().import_revisions(items)
     }
 
     fn skipped(&self) -> usize {
@@ -325,11 +403,17 @@ pub struct Copied {
     pub copied: usize,
     /// Links the target already held, the same (persona, revision and time): not written.
     pub unchanged: usize,
+    /// Stored revisions written to the target (those its links name that it lacked).
+    pub revisions: usize,
+    /// Revisions linked in the source without content there (links made before revisions
+    /// were stored, or damaged content): their links are copied, their content cannot be.
+    pub revisions_missing: usize,
 }
 
 /// Copies every live link of `from` into `to`, keeping each link's persona, revision and
-/// time. Idempotent: links `to` already holds unchanged are not written again, so a second
-/// run copies nothing. Sessions only `to` holds are left alone.
+/// time, and the stored content of every revision those links name (before the links).
+/// Idempotent: links and revisions `to` already holds are not written again, so a second run
+/// copies nothing. Sessions only `to` holds are left alone.
 ///
 /// # Errors
 ///
@@ -341,6 +425,24 @@ pub fn copy_links(
     let links = from.list(None)?;
     let existing: HashMap<String, Link> = to.list(None)?.into_iter().collect();
     let total = links.len();
+    let have: std::collections::HashSet<String> = to.stored_revisions()?.into_iter().collect();
+    let wanted: std::collections::BTreeSet<&str> = links
+        .iter()
+        .filter_map(|(_, l)| l.revision.as_deref())
+        .collect();
+    let mut contents = Vec::new();
+    let mut revisions_missing = 0;
+    for rev in wanted {
+        if have.contains(rev) {
+            continue;
+        }
+        match from.stored_revision(rev) {
+            Ok(Some(persona)) => contents.push((rev.to_owned(), persona)),
+            Ok(None) | Err(SessionError::RevisionMismatch { .. }) => revisions_missing += 1,
+            Err(e) => return Err(e),
+        }
+    }
+    let revisions = to.import_revisions(&contents)?;
     let pending: Vec<(String, Link)> = links
         .into_iter()
         .filter(|(s, l)| existing.get(s) != Some(l))
@@ -349,6 +451,8 @@ pub fn copy_links(
     Ok(Copied {
         copied: pending.len(),
         unchanged: total - pending.len(),
+        revisions,
+        revisions_missing,
     })
 }
 

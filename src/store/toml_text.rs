@@ -63,6 +63,80 @@ pub fn render_value(fields: &Value, depth: usize) -> String {
     format!("{header}\n{doc}")
 }
 
+/// A JSON value that TOML cannot hold: writing it would change it (a `null` in a list, which
+/// would vanish; an integer past the 64-bit signed range, which would become a float).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{pointer}`: {problem}")]
+pub struct NotToml {
+    /// Where the value is, as a JSON pointer (`/extensions/list/1`).
+    pub pointer: String,
+    /// What TOML cannot hold.
+    pub problem: &'static str,
+}
+
+impl NotToml {
+    /// The refusal as the store reports an invalid persona: one diagnostic for the file at
+    /// `path` that would have been written.
+    pub(super) fn into_store_error(self, path: &Path) -> StoreError {
+        let message = self.to_string();
+        StoreError::Invalid {
+            diagnostics: vec![
+                crate::diagnostic::Diagnostic::file_error(
+                    path,
+                    crate::diagnostic::Code::SchemaType,
+                    message,
+                )
+                .with_hint(
+                    "TOML has no null and no integers past ±9223372036854775807: remove the item, or send the number as a string",
+                ),
+            ],
+        }
+    }
+}
+
+/// Checks that every value of `value` can be written as TOML unchanged. A `null` member of
+/// an object (not inside a list) means "leave the key out" and is allowed; a `null` inside a
+/// list and an integer outside `i64` are refused.
+///
+/// # Errors
+///
+/// [`NotToml`] for the first value that cannot be written, with its JSON pointer.
+pub fn check_representable(value: &Value) -> Result<(), NotToml> {
+    fn walk(value: &Value, pointer: &mut String, in_list: bool) -> Result<(), NotToml> {
+        match value {
+            Value::Null if in_list => Err(NotToml {
+                pointer: pointer.clone(),
+                problem: "TOML cannot hold null (it would be dropped from the list)",
+            }),
+            Value::Number(n) if n.is_u64() && n.as_i64().is_none() => Err(NotToml {
+                pointer: pointer.clone(),
+                problem: "the integer is larger than TOML's 64-bit signed integers",
+            }),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = pointer.len();
+                    pointer.push_str(&format!("/{i}"));
+                    walk(item, pointer, true)?;
+                    pointer.truncate(len);
+                }
+                Ok(())
+            }
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let len = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    walk(v, pointer, in_list)?;
+                    pointer.truncate(len);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(value, &mut String::new(), false)
+}
+
 /// The persona the document holds now, as JSON (`Null` if it does not parse).
 pub(super) fn current_json(doc: &DocumentMut) -> Value {
     Document::parse(&doc.to_string())
@@ -207,6 +281,24 @@ pub(super) fn check_settable(path: &[&str]) -> Result<(), StoreError> {
 }
 
 fn unknown(path: &[&str]) -> StoreError {
+    // A table named as if it were a key: say so, and which keys it has.
+    if key_type(path).as_deref() == Some("object") {
+        let name = path.join(".");
+        let keys = allowed_keys(path);
+        let hint = if keys.is_empty() {
+            format!("`{name}` is a table: set one of its keys, `{name}.NAME`")
+        } else {
+            let list: Vec<String> = keys.iter().map(|k| format!("`{name}.{k}`")).collect();
+            format!(
+                "`{name}` is a table: set one of its keys: {}",
+                list.join(", ")
+            )
+        };
+        return StoreError::UnknownKey {
+            key: name,
+            hint: Some(hint),
+        };
+    }
     let top = allowed_keys(&[]);
     if let Some(first) = path.first().filter(|f| !top.iter().any(|k| k == *f)) {
         let hint = closest(first, &top).map(|s| {

@@ -30,16 +30,17 @@ fn refused_inputs_leave_a_torn_file_byte_for_byte_unchanged() {
     // A file that is not a sessions index is never written to.
     let coach = p.personas().join("coach.toml");
     let before = fs::read(&coach).unwrap();
-    let out = p.run(&[
+    p.cmd(&[
         "--sessions",
         coach.to_str().unwrap(),
         "session",
         "link",
         "s1",
         "coach",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a personactl sessions index"));
+    ])
+    .run()
+    .code(2)
+    .stderr_contains("not a personactl sessions index");
     assert_eq!(fs::read(&coach).unwrap(), before);
 }
 
@@ -66,15 +67,17 @@ fn a_torn_tail_then_a_new_link_keeps_both_apart() {
         "the torn line stays alone"
     );
 
-    let out = p.run(&[
-        "validate",
-        "--sessions",
-        "sessions.jsonl",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = p
+        .cmd(&[
+            "validate",
+            "--sessions",
+            "sessions.jsonl",
+            "--format",
+            "json",
+        ])
+        .run()
+        .code(1)
+        .stdout_json();
     let d = &report["diagnostics"][0];
     assert_eq!(
         (&d["code"], &d["line"], &d["column"]),
@@ -234,12 +237,10 @@ fn the_default_sessions_file_is_beside_the_personas_directory() {
     let nested = p.dir.path().join("elsewhere");
     fs::create_dir(&nested).unwrap();
     let custom = nested.join("custom.jsonl");
-    let out = p
-        .command(&["session", "link", "s2", "coach"])
+    p.cmd(&["session", "link", "s2", "coach"])
         .env("PERSONAS_SESSIONS", &custom)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+        .run()
+        .success();
     assert!(fs::read_to_string(&custom).unwrap().contains("\"s2\""));
     assert!(!fs::read_to_string(p.sessions()).unwrap().contains("\"s2\""));
     // A missing folder is created on the first write.
@@ -262,7 +263,8 @@ fn the_default_sessions_file_is_beside_the_personas_directory() {
 fn validate_without_sessions_ignores_the_index_and_reports_a_missing_one() {
     let p = Project::new();
     p.ok(&["validate"], 0);
-    let out = p.run(&["validate", "--sessions", "missing.jsonl"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    p.cmd(&["validate", "--sessions", "missing.jsonl"])
+        .run()
+        .code(2)
+        .stderr_contains("does not exist");
 }

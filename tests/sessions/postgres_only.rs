@@ -1,7 +1,6 @@
 //! PostgreSQL only: a database restart between writes (library, CLI and HTTP server), an
 //! unreachable database, replicas starting and linking at once, schema versions.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -9,49 +8,25 @@ use std::time::{Duration, Instant};
 use personas::SessionError;
 use serde_json::Value;
 
-use super::{Backend, Project, entry, pg};
+use super::{Backend, Project, entry, pg, util};
 
 /// `personactl serve` over a project's personas and database; killed on drop.
-struct Serve {
-    child: Child,
-    base: String,
-}
+struct Serve(util::Server);
 
 impl Serve {
     fn start(p: &Project) -> Self {
-        let mut child = p
-            .command(&["serve", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .expect("a first line");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("`listening on URL`, got {line:?}"))
-            .to_owned();
-        Serve { child, base }
+        Serve(util::Server::spawn(p.cmd(&[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+        ])))
     }
 
+    /// `METHOD /api/sessions/SESSION/persona`, with a body for PUT.
     fn call(&self, method: &str, session: &str, body: Option<&str>) -> (u16, Value) {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        let url = format!("{}/api/sessions/{session}/persona", self.base);
-        let response = match body {
-            Some(b) => agent.put(&url).content_type("application/json").send(b),
-            None if method == "GET" => agent.get(&url).call(),
-            None => agent.delete(&url).call(),
-        }
-        .expect("the server answers");
-        let status = response.status().as_u16();
-        let text = response.into_body().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let path = format!("/api/sessions/{session}/persona");
+        let method = if body.is_some() { "PUT" } else { method };
+        self.0.call(method, &path, body, None)
     }
 
     fn link(&self, session: &str, persona: &str) -> u16 {
@@ -61,13 +36,6 @@ impl Serve {
             Some(&format!(r#"{{"persona":"{persona}"}}"#)),
         )
         .0
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -92,10 +60,10 @@ fn a_database_restart_between_writes_loses_nothing_and_clients_reconnect() {
     cluster.stop().unwrap();
     // While it is down: clear errors, quickly.
     let t = Instant::now();
-    let out = p.run(&["session", "link", "cli-2", "coach"]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot connect"), "{stderr}");
+    p.cmd(&["session", "link", "cli-2", "coach"])
+        .run()
+        .code(2)
+        .stderr_contains("cannot connect");
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
     assert!(matches!(
         store.get("lib-1"),
@@ -131,15 +99,13 @@ fn an_unreachable_database_is_a_clear_error_not_a_hang() {
     let p = Project::new();
     // Nothing listens on port 1: refused at once. The password is never printed.
     let refused = "postgres://app:hunter2@127.0.0.1:1/chat";
-    let out = p.run(&["--sessions", refused, "session", "show", "s1"]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("postgres://app@127.0.0.1:1/chat: cannot connect"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("hunter2"), "{stderr}");
-    assert!(stderr.contains("hint:"), "{stderr}");
+    let out = p
+        .cmd(&["--sessions", refused, "session", "show", "s1"])
+        .run()
+        .code(2)
+        .stderr_contains("postgres://app@127.0.0.1:1/chat: cannot connect")
+        .stderr_contains("hint:");
+    assert!(!out.stderr.contains("hunter2"), "{out}");
 
     // A port that accepts connections and never answers: the connect timeout ends it.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -153,20 +119,9 @@ fn an_unreachable_database_is_a_clear_error_not_a_hang() {
         vec!["serve", "--addr", "127.0.0.1:0"],
     ] {
         let t = Instant::now();
-        let out = p
-            .command(&args)
-            .arg("--sessions")
-            .arg(&url)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = p.cmd(&args).arg("--sessions").arg(&url).run();
         let took = t.elapsed();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains("no answer within 1 s"),
-            "{args:?}: {stderr}"
-        );
+        out.code(2).stderr_contains("no answer within 1 s");
         assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
     }
     drop(silent);
@@ -208,7 +163,7 @@ fn replicas_starting_together_migrate_an_empty_database_once_and_lose_no_link() 
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1], "each migration applied once");
+    assert_eq!(versions, [1, 2], "each migration applied once");
     let links = p.links();
     assert_eq!(links.len(), 9, "{links:?}");
     let shared = &links.iter().find(|(s, _)| s == "shared").unwrap().1;
@@ -247,13 +202,10 @@ fn a_schema_newer_than_this_build_is_refused_and_left_alone() {
             "INSERT INTO personactl_schema_migrations (version, name) VALUES (99, 'future')",
         )
         .unwrap();
-    let out = p.run(&["session", "link", "s2", "coach"]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("version 99, newer than this personactl supports (1)"),
-        "{stderr}"
-    );
+    p.cmd(&["session", "link", "s2", "coach"])
+        .run()
+        .code(2)
+        .stderr_contains("version 99, newer than this personactl supports (2)");
     let count: i64 = pg::client(url)
         .query_one("SELECT count(*) FROM personactl_sessions", &[])
         .unwrap()

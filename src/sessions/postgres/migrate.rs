@@ -9,10 +9,23 @@
 use postgres::Client;
 
 /// The migrations, in order: (version, name, SQL). Append only; never edit a released one.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "create_sessions",
-    include_str!("../../../migrations/0001_create_sessions.sql"),
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "create_sessions",
+        include_str!("../../../migrations/0001_create_sessions.sql"),
+    ),
+    (
+        2,
+        "create_revisions",
+        include_str!("../../../migrations/0002_create_revisions.sql"),
+    ),
+];
+
+/// The way back from each version after the first: (version, SQL that undoes it).
+const DOWN: &[(i32, &str)] = &[(
+    2,
+    include_str!("../../../migrations/0002_create_revisions.down.sql"),
 )];
 
 /// An arbitrary constant naming personactl's advisory lock ("pactlmig").
@@ -86,4 +99,28 @@ pub(super) fn migrate(client: &mut Client) -> Result<Outcome, postgres::Error> {
     }
     tx.commit()?;
     Ok(Outcome::UpToDate)
+}
+
+/// Takes the schema back to version `to` (≥ 1), undoing the newer migrations in reverse order,
+/// each in the transaction that removes its record: for a rollback to an older personactl.
+pub(super) fn migrate_down(client: &mut Client, to: i32) -> Result<i32, postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+    let mut version: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM personactl_schema_migrations",
+            &[],
+        )?
+        .get(0);
+    let from = version;
+    for (v, sql) in DOWN.iter().rev().filter(|d| d.0 > to && d.0 <= from) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "DELETE FROM personactl_schema_migrations WHERE version = $1",
+            &[v],
+        )?;
+        version = v - 1;
+    }
+    tx.commit()?;
+    Ok(version)
 }

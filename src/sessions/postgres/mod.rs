@@ -3,20 +3,28 @@
 //! One row per live session in `personactl_sessions`; a link is an upsert
 //! (`INSERT … ON CONFLICT (session) DO UPDATE`), an unlink a `DELETE`, so replicas linking at
 //! once lose nothing. The schema is created or migrated on first use (`migrate.rs`).
+//!
+//! Stored revisions are rows of `personactl_revisions` (schema version 2): a link whose
+//! revision this connection has not seen stored inserts it in the same statement as the link;
+//! later links at that revision only check that it is still there (a compaction may have
+//! dropped it), all in one round trip.
 
 mod migrate;
 
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, Statement};
 
-use crate::catalog::Entry;
+use crate::catalog::{Entry, revision};
+use crate::persona::Persona;
 
 use super::error::{SessionError, check_session_id};
 use super::log::Compaction;
+use super::revisions::{canonical, verify};
 use super::state::Link;
 use super::store::{SessionStore, redact};
 use super::time::Timestamp;
@@ -39,7 +47,15 @@ pub struct PgStore {
     location: String,
     timeout: Duration,
     conn: Option<Conn>,
+    /// Revisions seen stored in this database (a link at one of them only checks it is
+    /// still there).
+    known: HashSet<String>,
+    /// Stored content already read and checked.
+    contents: HashMap<String, Arc<Persona>>,
 }
+
+/// At most this many checked revisions are kept in memory per store.
+const CONTENTS_CACHED: usize = 4096;
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,16 +69,32 @@ impl std::fmt::Debug for PgStore {
 /// A connection and its prepared statements.
 struct Conn {
     client: Client,
-    link: Statement,
+    link_known: Statement,
+    link_new: Statement,
+    revision: Statement,
     unlink: Statement,
     get: Statement,
 }
 
 const SELECT: &str = "SELECT session, persona, revision, extract(epoch FROM linked_at)::bigint FROM personactl_sessions";
-const UPSERT: &str = "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
-     VALUES ($1, $2, $3, to_timestamp($4::bigint))
-     ON CONFLICT (session) DO UPDATE
+const ON_CONFLICT: &str = "ON CONFLICT (session) DO UPDATE
      SET persona = EXCLUDED.persona, revision = EXCLUDED.revision, linked_at = EXCLUDED.linked_at";
+/// A link at a revision seen stored: written only if the revision is still there.
+const LINK_KNOWN: &str = "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
+     SELECT $1::text, $2::text, $3::text, to_timestamp($4::bigint)
+     WHERE EXISTS (SELECT 1 FROM personactl_revisions WHERE revision = $3::text)";
+/// A link that stores its revision's content ($5) unless stored: written only if the stored
+/// content is the same (else nothing: a collision, damage, or an insert not yet visible).
+const LINK_NEW: &str = "WITH ins AS (
+         INSERT INTO personactl_revisions (revision, persona) VALUES ($3::text, $5::text)
+         ON CONFLICT (revision) DO NOTHING RETURNING persona
+     ), cur AS (
+         SELECT persona FROM ins
+         UNION ALL SELECT persona FROM personactl_revisions WHERE revision = $3::text
+     )
+     INSERT INTO personactl_sessions (session, persona, revision, linked_at)
+     SELECT $1::text, $2::text, $3::text, to_timestamp($4::bigint)
+     WHERE (SELECT bool_and(persona = $5::text) FROM cur)";
 const UPSERT_MANY: &str = "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
      SELECT s, p, r, to_timestamp(t) FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(s, p, r, t)
      ON CONFLICT (session) DO UPDATE
@@ -99,6 +131,8 @@ impl PgStore {
             location,
             timeout,
             conn: None,
+            known: HashSet::new(),
+            contents: HashMap::new(),
         };
         store.conn()?;
         Ok(store)
@@ -165,7 +199,15 @@ impl PgStore {
                 });
             }
         }
-        let link = client.prepare(UPSERT).map_err(|e| self.error(&e))?;
+        let link_known = client
+            .prepare(&format!("{LINK_KNOWN} {ON_CONFLICT}"))
+            .map_err(|e| self.error(&e))?;
+        let link_new = client
+            .prepare(&format!("{LINK_NEW} {ON_CONFLICT}"))
+            .map_err(|e| self.error(&e))?;
+        let revision = client
+            .prepare("SELECT persona FROM personactl_revisions WHERE revision = $1")
+            .map_err(|e| self.error(&e))?;
         let unlink = client
             .prepare("DELETE FROM personactl_sessions WHERE session = $1")
             .map_err(|e| self.error(&e))?;
@@ -174,7 +216,9 @@ impl PgStore {
             .map_err(|e| self.error(&e))?;
         Ok(Conn {
             client,
-            link,
+            link_known,
+            link_new,
+            revision,
             unlink,
             get,
         })
@@ -196,6 +240,88 @@ impl PgStore {
             }
             Err(e) => Err(self.error(&e)),
         }
+    }
+}
+
+impl PgStore {
+    /// Takes the database's schema back to version `to` (at least 1), undoing newer
+    /// migrations in reverse order (version 2 → 1 drops the stored revisions; links keep their
+    /// revision ids): for going back to an older personactl. Returns the version now.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Database`].
+    pub fn migrate_down(&mut self, to: i32) -> Result<i32, SessionError> {
+        let to = to.max(1);
+        let conn = self.conn()?;
+        let version = migrate::migrate_down(&mut conn.client, to);
+        // The statements name tables that may be gone: connect afresh next time.
+        self.conn = None;
+        self.known.clear();
+        self.contents.clear();
+        version.map_err(|e| self.error(&e))
+    }
+
+    /// The stored content of `rev`, as text, read afresh.
+    fn stored_text(&mut self, rev: &str) -> Result<Option<String>, SessionError> {
+        let row = self.run(|c| c.client.query_opt(&c.revision, &[&rev]))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn mismatch(&self, rev: &str, reason: &'static str) -> SessionError {
+        SessionError::RevisionMismatch {
+            location: self.location.clone(),
+            revision: rev.to_owned(),
+            reason,
+        }
+    }
+
+    /// A link that stores its revision too: see `LINK_NEW`.
+    fn link_storing(
+        &mut self,
+        session: &str,
+        persona: &Entry,
+        at: Timestamp,
+    ) -> Result<(), SessionError> {
+        let (id, rev) = (persona.id.as_str(), persona.revision.as_str());
+        let body = String::from_utf8(canonical(&persona.persona)).unwrap_or_default();
+        for _ in 0..5 {
+            let n = self.run(|c| {
+                c.client
+                    .execute(&c.link_new, &[&session, &id, &rev, &at.unix(), &body])
+            })?;
+            if n == 1 {
+                self.known.insert(rev.to_owned());
+                return Ok(());
+            }
+            match self.stored_text(rev)? {
+                // Stored by another replica in the meantime: the next try sees it.
+                None => {}
+                Some(text) if text == body => {}
+                Some(text) => match verify(rev, text.as_bytes()) {
+                    Ok(other) if other == *persona.persona => {} // same persona, other spelling
+                    Ok(_) => {
+                        return Err(SessionError::RevisionCollision {
+                            location: self.location.clone(),
+                            revision: rev.to_owned(),
+                        });
+                    }
+                    // Damaged: replace it with the good content.
+                    Err(_) => {
+                        self.run(|c| {
+                            c.client.execute(
+                                "UPDATE personactl_revisions SET persona = $2 WHERE revision = $1 AND persona = $3",
+                                &[&rev, &body, &text],
+                            )
+                        })?;
+                    }
+                },
+            }
+        }
+        Err(SessionError::Database {
+            location: self.location.clone(),
+            message: format!("could not store revision {rev} beside the link; try again"),
+        })
     }
 }
 
@@ -242,12 +368,17 @@ impl SessionStore for PgStore {
     fn link(&mut self, session: &str, persona: &Entry) -> Result<Link, SessionError> {
         check_session_id(session)?;
         let at = Timestamp::now();
-        let (id, revision) = (persona.id.as_str(), persona.revision.as_str());
-        self.run(|c| {
-            c.client
-                .execute(&c.link, &[&session, &id, &revision, &at.unix()])
-        })?;
-        Ok(Link::from_record(id, Some(revision), at))
+        let (id, rev) = (persona.id.as_str(), persona.revision.as_str());
+        let linked = self.known.contains(rev)
+            && self.run(|c| {
+                c.client
+                    .execute(&c.link_known, &[&session, &id, &rev, &at.unix()])
+            })? == 1;
+        if !linked {
+            self.known.remove(rev);
+            self.link_storing(session, persona, at)?;
+        }
+        Ok(Link::from_record(id, Some(rev), at))
     }
 
     fn unlink(&mut self, session: &str) -> Result<bool, SessionError> {
@@ -295,6 +426,70 @@ impl SessionStore for PgStore {
     }
 
     fn compact(&mut self) -> Result<Option<Compaction>, SessionError> {
-        Ok(None) // rows are updated in place; autovacuum reclaims dead ones
+        // Rows are updated in place (autovacuum reclaims dead ones); only the revisions no
+        // live session is linked at go. Links wait meanwhile, so none can name a revision
+        // being dropped.
+        self.run(|c| {
+            let mut tx = c.client.transaction()?;
+            tx.batch_execute(
+                "LOCK TABLE personactl_sessions IN SHARE ROW EXCLUSIVE MODE;
+                 DELETE FROM personactl_revisions r WHERE NOT EXISTS
+                     (SELECT 1 FROM personactl_sessions s WHERE s.revision = r.revision)",
+            )?;
+            tx.commit()
+        })?;
+        self.known.clear();
+        Ok(None)
+    }
+
+    fn stored_revision(&mut self, rev: &str) -> Result<Option<Arc<Persona>>, SessionError> {
+        if let Some(p) = self.contents.get(rev) {
+            return Ok(Some(Arc::clone(p)));
+        }
+        let Some(text) = self.stored_text(rev)? else {
+            return Ok(None);
+        };
+        let persona = Arc::new(verify(rev, text.as_bytes()).map_err(|r| self.mismatch(rev, r))?);
+        if self.contents.len() >= CONTENTS_CACHED {
+            self.contents.clear();
+        }
+        self.contents.insert(rev.to_owned(), Arc::clone(&persona));
+        Ok(Some(persona))
+    }
+
+    fn stored_revisions(&mut self) -> Result<Vec<String>, SessionError> {
+        let rows = self.run(|c| {
+            c.client.query(
+                "SELECT revision FROM personactl_revisions ORDER BY revision",
+                &[],
+            )
+        })?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn import_revisions(
+        &mut self,
+        items: &[(String, Arc<Persona>)],
+    ) -> Result<usize, SessionError> {
+        for (rev, persona) in items {
+            if revision(persona) != *rev {
+                return Err(
+                    self.mismatch(rev, "the content to store does not hash to its revision")
+                );
+            }
+        }
+        let revs: Vec<&str> = items.iter().map(|(r, _)| r.as_str()).collect();
+        let bodies: Vec<String> = items
+            .iter()
+            .map(|(_, p)| String::from_utf8(canonical(p)).unwrap_or_default())
+            .collect();
+        let n = self.run(|c| {
+            c.client.execute(
+                "INSERT INTO personactl_revisions (revision, persona)
+                 SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (revision) DO NOTHING",
+                &[&revs, &bodies],
+            )
+        })?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }

@@ -1,0 +1,276 @@
+//! What storing revisions beside the links costs, in one run on one disk: durable links/s
+//! with revisions stored, beside a plain link (the link record alone, as before revisions were
+//! stored), for 1 and 4 writers, when every link reuses a stored revision and when every link
+//! brings a new one; for the file index and PostgreSQL. Then the load time of a large index
+//! with many stored revisions.
+//!
+//! - plain link, file: `SessionStore::import` of one link (one locked append + fdatasync, the
+//!   code path of a link before this feature); PostgreSQL: the same upsert statement a link
+//!   used before (one round trip, one commit).
+//! - every write durable when it returns (fdatasync / commit), each writer its own handle or
+//!   connection, distinct sessions.
+//!
+//! `cargo bench --bench sessions_revisions` (links per measure: `REVISIONS_BENCH_LINKS`,
+//! default 1000, in `REVISIONS_BENCH_ROUNDS` alternating rounds, default 3, medians shown; the large index: `REVISIONS_BENCH_N` sessions, default 1,000,000, and
+//! `REVISIONS_BENCH_R` revisions, default 10,000). PostgreSQL: as in `sessions_backends`.
+
+#[path = "../tests/util/pg.rs"]
+mod pg;
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use personas::{
+    Catalog, Entry, Link, Lookup, PgStore, SessionIndex, SessionLog, SessionStore, Timestamp,
+    revision,
+};
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> Res<()> {
+    let links = env("REVISIONS_BENCH_LINKS", 1000);
+    let n = env("REVISIONS_BENCH_N", 1_000_000);
+    let r = env("REVISIONS_BENCH_R", 10_000);
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sessions-revisions-bench");
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(&root)?;
+    personas::init(&root.join("personas"))?;
+    let catalog = Catalog::load(&root.join("personas"))?;
+    let ids = ["coach", "therapist", "story-teller", "productivity-partner"];
+    let entries: Vec<&Entry> = ids.iter().filter_map(|id| catalog.get(id)).collect();
+    let entries: &[&Entry] = &entries;
+    // A new revision for every link: the shipped personas, each a little different.
+    let fresh: Vec<Entry> = (0..links * 2 + r)
+        .map(|i| variant(entries[i % 4], i))
+        .collect();
+    let fresh: &[Entry] = &fresh;
+
+    let (_cluster, admin) = match std::env::var("PERSONACTL_BENCH_PG_URL") {
+        Ok(url) if !url.is_empty() => (None, url),
+        _ => {
+            let c = pg::Cluster::start(&[])?;
+            let url = c.url("postgres");
+            (Some(c), url)
+        }
+    };
+    let db = |name: &str| -> String {
+        let name = format!("{name}_{}", std::process::id());
+        pg::create_db(&admin, &name);
+        pg::with_db(&admin, &name)
+    };
+
+    println!("stored revisions: durable links/s, {links} links per measure\n");
+    println!(
+        "{:<40} {:>12} {:>12} {:>9}   {:>12} {:>12} {:>9}",
+        "", "file", "", "", "PostgreSQL", "", ""
+    );
+    println!(
+        "{:<40} {:>12} {:>12} {:>9}   {:>12} {:>12} {:>9}",
+        "measure", "plain", "revisions", "cost", "plain", "revisions", "cost"
+    );
+    let at = Timestamp::from_unix(1_795_622_400);
+    // Rounds that alternate the measures, medians reported: a shared, noisy machine drifts.
+    let rounds = env("REVISIONS_BENCH_ROUNDS", 3);
+    for writers in [1, 4] {
+        let per = links / writers;
+        let mut m: [Vec<f64>; 6] = Default::default();
+        for round in 0..rounds {
+            let tag = format!("{writers}-{round}");
+            // Plain links: the link record alone.
+            let file = root.join(format!("plain-{tag}.jsonl"));
+            m[0].push(rate(writers, per, |w| {
+                let mut log = SessionLog::new(&file);
+                Box::new(move |i| {
+                    let e = entries[i % entries.len()];
+                    log.import(&[(format!("w{w}-{i}"), link_of(e, at))])?;
+                    Ok(())
+                })
+            })?);
+            let url = db(&format!("plain{writers}_{round}"));
+            drop(PgStore::connect(&url)?);
+            m[1].push(rate(writers, per, |w| {
+                let mut client = pg::client(&url);
+                // Prepared once, as the store prepares its statements.
+                let upsert = client
+                    .prepare(
+                        "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
+                         VALUES ($1, $2, $3, to_timestamp($4::bigint))
+                         ON CONFLICT (session) DO UPDATE
+                         SET persona = EXCLUDED.persona, revision = EXCLUDED.revision, linked_at = EXCLUDED.linked_at",
+                    )
+                    .expect("the statement prepares");
+                Box::new(move |i| {
+                    let e = entries[i % entries.len()];
+                    client.execute(
+                        &upsert,
+                        &[&format!("w{w}-{i}"), &e.id, &e.revision, &at.unix()],
+                    )?;
+                    Ok(())
+                })
+            })?);
+            // Links that reuse stored revisions (each stored once before the clock starts).
+            let file = root.join(format!("reuse-{tag}.jsonl"));
+            let mut warm = SessionLog::new(&file);
+            for e in entries {
+                warm.link("warm", e)?;
+            }
+            m[2].push(rate(writers, per, |w| {
+                let mut log = SessionLog::new(&file);
+                Box::new(move |i| {
+                    log.link(&format!("w{w}-{i}"), entries[i % entries.len()])?;
+                    Ok(())
+                })
+            })?);
+            let url = db(&format!("reuse{writers}_{round}"));
+            let mut warm = PgStore::connect(&url)?;
+            for e in entries {
+                warm.link("warm", e)?;
+            }
+            m[3].push(rate(writers, per, |w| {
+                let mut store = PgStore::connect(&url).expect("PostgreSQL connects");
+                Box::new(move |i| {
+                    store.link(&format!("w{w}-{i}"), entries[i % entries.len()])?;
+                    Ok(())
+                })
+            })?);
+            // Links that each bring a new revision.
+            let file = root.join(format!("new-{tag}.jsonl"));
+            m[4].push(rate(writers, per, |w| {
+                let mut log = SessionLog::new(&file);
+                Box::new(move |i| {
+                    log.link(&format!("w{w}-{i}"), &fresh[w * per + i])?;
+                    Ok(())
+                })
+            })?);
+            let url = db(&format!("new{writers}_{round}"));
+            drop(PgStore::connect(&url)?);
+            m[5].push(rate(writers, per, |w| {
+                let mut store = PgStore::connect(&url).expect("PostgreSQL connects");
+                Box::new(move |i| {
+                    store.link(&format!("w{w}-{i}"), &fresh[links + w * per + i])?;
+                    Ok(())
+                })
+            })?);
+        }
+        let [a, b, c, d, e, f] = m.map(|mut v| median(&mut v));
+        row(
+            &format!("reuse a revision, {writers} writer(s)"),
+            (a, c),
+            (b, d),
+        );
+        row(
+            &format!("a new revision each, {writers} writer(s)"),
+            (a, e),
+            (b, f),
+        );
+    }
+
+    // A large index: N sessions over R stored revisions.
+    let big = root.join("big.jsonl");
+    let mut log = SessionLog::new(&big);
+    let contents: Vec<(String, Arc<personas::Persona>)> = fresh[..r]
+        .iter()
+        .map(|e| (e.revision.clone(), Arc::clone(&e.persona)))
+        .collect();
+    log.import_revisions(&contents)?;
+    let all: Vec<(String, Link)> = (0..n)
+        .map(|i| (format!("chat-{i:016x}"), link_of(&fresh[i % r], at)))
+        .collect();
+    log.import(&all)?;
+    drop(all);
+    let revisions_bytes = fs::metadata(root.join("big.revisions.jsonl"))?.len();
+    let mut plain = Vec::new();
+    let mut with = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let index = SessionIndex::open(&big)?;
+        plain.push(t.elapsed().as_secs_f64());
+        drop(index);
+        let t = Instant::now();
+        let mut index = SessionIndex::open(&big)?;
+        let pinned = index.pinned("chat-0000000000000007", &catalog, "journaling-assistant")?;
+        assert!(pinned.pinned.is_some());
+        with.push(t.elapsed().as_secs_f64());
+        assert_eq!(index.stored_revisions()?.len(), r);
+    }
+    println!(
+        "\nload {n} sessions ({} MB of links) and {r} revisions ({} MB):",
+        fs::metadata(&big)?.len() >> 20,
+        revisions_bytes >> 20
+    );
+    println!(
+        "  SessionIndex::open: {:.0} ms; open + first pinned lookup (indexes the revisions): {:.0} ms (median of 5)",
+        median(&mut plain) * 1e3,
+        median(&mut with) * 1e3
+    );
+    let _ = fs::remove_dir_all(&root);
+    Ok(())
+}
+
+/// A persona like `e`'s with its own revision.
+fn variant(e: &Entry, i: usize) -> Entry {
+    let mut persona = (*e.persona).clone();
+    persona.system_prompt.push_str(&format!("\n(variant {i})"));
+    Entry {
+        id: e.id.clone(),
+        path: e.path.clone(),
+        revision: revision(&persona),
+        persona: Arc::new(persona),
+    }
+}
+
+fn link_of(e: &Entry, at: Timestamp) -> Link {
+    Link {
+        persona: e.id.as_str().into(),
+        revision: Some(e.revision.as_str().into()),
+        at,
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One operation of one worker: its `i`-th.
+type Op<'a> = Box<dyn FnMut(usize) -> Res<()> + Send + 'a>;
+
+/// Operations per second of `workers` threads running `per` operations each, concurrently;
+/// each worker's handle is made (by `make`) before the clock starts.
+fn rate<'a>(workers: usize, per: usize, make: impl Fn(usize) -> Op<'a> + Sync) -> Res<f64> {
+    let ops: Vec<Op<'a>> = (0..workers).map(&make).collect();
+    let start = Instant::now();
+    std::thread::scope(|s| -> Res<()> {
+        let handles: Vec<_> = ops
+            .into_iter()
+            .map(|mut op| s.spawn(move || (0..per).try_for_each(&mut op)))
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| "a worker panicked")??;
+        }
+        Ok(())
+    })?;
+    Ok((workers * per) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// A row: links/s plain and with revisions, and the cost (time per link, with / plain).
+fn row(name: &str, file: (f64, f64), pg: (f64, f64)) {
+    println!(
+        "{name:<40} {:>12.0} {:>12.0} {:>8.2}×   {:>12.0} {:>12.0} {:>8.2}×",
+        file.0,
+        file.1,
+        file.0 / file.1,
+        pg.0,
+        pg.1,
+        pg.0 / pg.1
+    );
+}

@@ -1,0 +1,160 @@
+//! The one check pipeline. Every front end that gives a verdict on persona files (`validate`,
+//! the registry's load and hot reload, every write of the [`Store`](crate::Store), and the
+//! tools built on them) calls these functions, in this order:
+//!
+//! 1. [`check_files`]: each file on its own (read with a size cap, parse keeping spans, the
+//!    generated schema, the Rust-side rules of one file), on all cores;
+//! 2. [`assemble`]: the rules across files (ids, aliases), families (`extends`, variables
+//!    only an ancestor declares), the merge of each family, and the default persona, giving
+//!    the resolved [`Catalog`] with every diagnostic.
+//!
+//! Its input is a [`Tree`]: the files on disk, overlays on top of them (a proposed write, an
+//! unsaved buffer), or texts from anywhere (a git tree). Front ends differ only in where the
+//! bytes come from.
+
+pub(crate) mod bounded;
+pub(crate) mod catalog;
+pub(crate) mod document;
+pub(crate) mod family;
+pub(crate) mod load;
+pub(crate) mod schema;
+pub(crate) mod source;
+mod tree;
+pub(crate) mod validate;
+pub(crate) mod violations;
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+pub use tree::Tree;
+
+use crate::catalog::{Catalog, Entry, revision};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::persona::Persona;
+use crate::persona_file::PersonaFile;
+use crate::validate::{CheckedFile, check_text, cross_file_diagnostics, resolve_checked};
+
+/// What a check looks at beyond the files themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Report `default.missing` when no file defines this id.
+    pub default_persona: Option<String>,
+}
+
+/// Checks a whole tree: [`check_files`], then [`assemble`].
+#[must_use]
+pub fn check(tree: &Tree, options: &Options) -> Catalog {
+    let files = check_files(tree);
+    assemble(tree, &files, options)
+}
+
+/// Stage 1: every file of the tree on its own, in path order, on all cores.
+#[must_use]
+pub fn check_files(tree: &Tree) -> Vec<CheckedFile> {
+    let paths: Vec<&Path> = tree.paths().collect();
+    paths.par_iter().map(|p| check_one(tree, p)).collect()
+}
+
+/// Stage 1 for one file of the tree.
+#[must_use]
+pub fn check_one(tree: &Tree, path: &Path) -> CheckedFile {
+    match tree.text(path) {
+        Ok(text) => check_text(path, &text),
+        Err(d) => CheckedFile::unreadable(path, *d),
+    }
+}
+
+/// Stage 2: the rules across `files` (in path order, as [`check_files`] gives them), their
+/// families and merges, and the default persona: the resolved catalog with every diagnostic
+/// of the tree, sorted by path, line and column.
+#[must_use]
+pub fn assemble(tree: &Tree, files: &[CheckedFile], options: &Options) -> Catalog {
+    let mut diagnostics: Vec<Diagnostic> = tree.problems().to_vec();
+    diagnostics.extend(cross_file_diagnostics(files));
+    let mut resolution = resolve_checked(files);
+    diagnostics.extend(
+        std::mem::take(&mut resolution.diagnostics)
+            .into_iter()
+            .map(|(_, d)| d),
+    );
+    // Parents before children: each child merged onto its parent's resolved persona (through
+    // `resolve_one`); a persona over its token budget is left out, with its diagnostic.
+    let (resolved, budgets) = crate::tokens::resolve_with_budgets(files, &resolution);
+    diagnostics.extend(budgets);
+    let mut entries = std::collections::BTreeMap::new();
+    for (c, persona) in files.iter().zip(resolved) {
+        diagnostics.extend(c.diagnostics.iter().cloned());
+        if let (Some(id), Some(persona)) = (&c.id, persona) {
+            entries
+                .entry(id.clone())
+                .or_insert_with(|| (c.path.clone(), persona));
+        }
+    }
+    let entries: std::collections::BTreeMap<String, Entry> = entries
+        .into_par_iter()
+        .map(|(id, (path, persona))| {
+            let entry = Entry {
+                id: id.clone(),
+                path,
+                revision: revision(&persona),
+                persona,
+            };
+            (id, entry)
+        })
+        .collect();
+    if let Some(default) = &options.default_persona
+        && !entries.contains_key(default)
+    {
+        diagnostics.push(default_missing(tree.root(), default));
+    }
+    diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    Catalog {
+        entries,
+        diagnostics,
+        files: files.len(),
+    }
+}
+
+/// The merge step of one file of a resolved family: the file merged onto its parent's
+/// resolved persona, or on its own when it has no parent (`None` when it is incomplete
+/// alone). The full check and the registry's incremental reload both merge through it.
+#[must_use]
+pub fn resolve_one(file: &PersonaFile, parent: Option<&Persona>) -> Option<Persona> {
+    match parent {
+        Some(parent) => Some(file.merge_onto(parent)),
+        None => file.standalone(),
+    }
+}
+
+/// The `default.missing` diagnostic, on the personas directory.
+pub(crate) fn default_missing(root: &Path, default: &str) -> Diagnostic {
+    Diagnostic::file_error(
+        root,
+        Code::DefaultMissing,
+        format!("the default persona `{default}` does not exist"),
+    )
+    .with_hint(format!(
+        "add `{default}.toml`, or choose another default with --default-persona"
+    ))
+}
+
+/// The errors a change would add: every error of the `written` files after the change, and
+/// each error elsewhere that the tree did not have before (a directory that is already
+/// invalid elsewhere stays editable). Empty when the change may be made.
+#[must_use]
+pub fn new_errors(
+    before: &[Diagnostic],
+    after: &[Diagnostic],
+    written: &[&Path],
+) -> Vec<Diagnostic> {
+    let key = |d: &Diagnostic| (d.path.clone(), d.code, d.message.clone());
+    let old: std::collections::HashSet<_> =
+        before.iter().filter(|d| d.is_error()).map(key).collect();
+    after
+        .iter()
+        .filter(|d| d.is_error())
+        .filter(|d| written.contains(&d.path.as_path()) || !old.contains(&key(d)))
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,610 @@
+//! The revisions file beside a sessions file: the content of every persona revision a session
+//! was linked at, stored once per revision, so that a pinned session gets exactly the persona
+//! it started with.
+//!
+//! `<name>.revisions.jsonl` beside `<name>.jsonl` (or `<file>.revisions.jsonl` beside a file
+//! without that extension): a header line, `{"format":"personactl-revisions","version":1}`,
+//! then one record per line, `{"revision":"0123456789abcdef","persona":{…}}`, the persona in
+//! its canonical JSON form (what its revision hashes).
+//!
+//! - Written only under the sessions file's lock (a link, a compaction, an import), so that
+//!   appends are serialised across processes, and a compaction never drops a revision that a
+//!   link being written needs. A revision is appended (and synced) before the link that names
+//!   it, and only when it is not stored yet: most links write nothing here.
+//! - Read without a lock: an in-memory index (revision → where its line is) is built from a
+//!   scan of the line prefixes on first use, then kept up to date by reading only what was
+//!   appended since (or the whole file again after a compaction replaced it).
+//! - A torn last line (a crash mid-append) is skipped; the next append first ends it. Content
+//!   is checked when read back: a record whose persona does not hash to its revision is
+//!   reported ([`SessionError::RevisionMismatch`]), never served, and the next link at that
+//!   revision appends a good copy (the last record of a revision wins).
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use compact_str::CompactString;
+use foldhash::fast::RandomState;
+
+use crate::catalog::{Entry, revision};
+use crate::persona::Persona;
+
+use super::error::SessionError;
+use super::file::{FileId, file_id, read_full_at, scan_lines, sync_dir};
+use super::tmp::{remove_stale_temps, temp_path};
+
+/// The `format` value of the header line.
+const FORMAT: &str = "personactl-revisions";
+/// The header line personactl writes.
+const HEADER: &[u8] = b"{\"format\":\"personactl-revisions\",\"version\":1}\n";
+/// Every record personactl writes starts with this.
+const RECORD_PREFIX: &[u8] = br#"{"revision":""#;
+/// … and this follows the revision.
+const PERSONA_KEY: &[u8] = br#"","persona":"#;
+
+/// Where the revisions of the sessions file at `sessions` are.
+pub(crate) fn revisions_path(sessions: &Path) -> PathBuf {
+    let name = sessions
+        .file_name()
+        .map_or_else(|| "sessions".into(), |n| n.to_string_lossy().into_owned());
+    let stem = name.strip_suffix(".jsonl").unwrap_or(&name);
+    sessions.with_file_name(format!("{stem}.revisions.jsonl"))
+}
+
+/// The canonical JSON of a persona: the bytes its revision hashes.
+pub(crate) fn canonical(persona: &Persona) -> Vec<u8> {
+    // Serialising a persona cannot fail: every field is a plain value with string keys.
+    serde_json::to_vec(persona).unwrap_or_default()
+}
+
+/// One record as a line, newline included.
+pub(crate) fn record_line(revision: &str, persona: &Persona) -> Vec<u8> {
+    let body = canonical(persona);
+    let mut line = Vec::with_capacity(body.len() + 48);
+    line.extend_from_slice(RECORD_PREFIX);
+    // A revision is hex digits (checked by the callers): no escaping needed.
+    line.extend_from_slice(revision.as_bytes());
+    line.extend_from_slice(PERSONA_KEY);
+    line.extend_from_slice(&body);
+    line.extend_from_slice(b"}\n");
+    line
+}
+
+/// Whether `s` looks like a revision: 1–64 lowercase hex digits.
+pub(crate) fn is_revision(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Parses the content of a record and checks that it hashes to `revision`.
+pub(crate) fn verify(revision_id: &str, persona_json: &[u8]) -> Result<Persona, &'static str> {
+    let persona: Persona =
+        serde_json::from_slice(persona_json).map_err(|_| "its content is not a valid persona")?;
+    if revision(&persona) == revision_id {
+        Ok(persona)
+    } else {
+        Err("its content does not hash to its revision")
+    }
+}
+
+/// The revision a line holds and where its persona's JSON is within it; `None` for a line
+/// that is not a record (torn, damaged).
+fn parse_line(line: &[u8]) -> Option<(CompactString, Option<(usize, usize)>)> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if let Some(rest) = line.strip_prefix(RECORD_PREFIX)
+        && let Some(end) = memchr::memchr(b'"', rest)
+        && rest[end..].starts_with(PERSONA_KEY)
+        && line.ends_with(b"}")
+    {
+        let rev = std::str::from_utf8(&rest[..end]).ok()?;
+        if !is_revision(rev) {
+            return None;
+        }
+        let start = RECORD_PREFIX.len() + end + PERSONA_KEY.len();
+        return Some((rev.into(), Some((start, line.len() - 1))));
+    }
+    // Any other JSON shape (hand-written, keys reordered): the general parser.
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        revision: String,
+        persona: serde_json::Value,
+    }
+    let raw: Raw = serde_json::from_slice(line).ok()?;
+    if !is_revision(&raw.revision) || !raw.persona.is_object() {
+        return None;
+    }
+    Some((raw.revision.into(), None))
+}
+
+/// Where a revision's line is, and what is known of its content.
+#[derive(Debug, Clone)]
+struct Slot {
+    offset: u64,
+    len: usize,
+    /// The content, once read and checked.
+    content: Option<Arc<Persona>>,
+}
+
+/// The open file, and how far it has been indexed.
+#[derive(Debug)]
+struct Reader {
+    file: File,
+    id: FileId,
+    /// Just after the last complete line indexed.
+    offset: u64,
+}
+
+/// The revisions beside one sessions file: its index in memory, kept up to date.
+#[derive(Debug)]
+pub(crate) struct RevisionFile {
+    path: PathBuf,
+    reader: Option<Reader>,
+    slots: HashMap<CompactString, Slot, RandomState>,
+    /// Unreadable lines skipped while indexing.
+    pub skipped: usize,
+    /// Whether stale temporary files of dead writers were looked for.
+    swept: bool,
+}
+
+impl RevisionFile {
+    /// The revisions of the sessions file at `sessions`. Nothing is read until needed.
+    pub(crate) fn new(sessions: &Path) -> Self {
+        RevisionFile {
+            path: revisions_path(sessions),
+            reader: None,
+            slots: HashMap::default(),
+            skipped: 0,
+            swept: false,
+        }
+    }
+
+    /// Catches up with the file: indexes what was appended since the last look, or the whole
+    /// file when it is new to this handle, was replaced (compacted) or cut.
+    pub(crate) fn refresh(&mut self) -> Result<(), SessionError> {
+        let meta = match fs::metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.reader = None;
+                self.slots.clear();
+                return Ok(());
+            }
+            Err(e) => return Err(SessionError::io(&self.path)(e)),
+        };
+        if let Some(r) = &self.reader
+            && r.id == file_id(&meta)
+            && meta.len() >= r.offset
+        {
+            if meta.len() > r.offset {
+                let start = r.offset;
+                self.index_from(start)?;
+            }
+            return Ok(());
+        }
+        self.slots.clear();
+        self.skipped = 0;
+        self.reader = None;
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(SessionError::io(&self.path)(e)),
+        };
+        let id = file_id(&file.metadata().map_err(SessionError::io(&self.path))?);
+        let Some(start) = header_end(&file, &self.path)? else {
+            return Ok(()); // empty, or a header cut short: nothing stored
+        };
+        self.reader = Some(Reader {
+            file,
+            id,
+            offset: start,
+        });
+        self.index_from(start)
+    }
+
+    fn index_from(&mut self, start: u64) -> Result<(), SessionError> {
+        let Some(r) = &mut self.reader else {
+            return Ok(());
+        };
+        let (slots, skipped) = (&mut self.slots, &mut self.skipped);
+        let scan = scan_lines(&r.file, start, None, |line, offset| {
+            match parse_line(line) {
+                // The last record of a revision wins: a good copy appended after a damaged one.
+                Some((rev, _)) => {
+                    slots.insert(
+                        rev,
+                        Slot {
+                            offset,
+                            len: line.len(),
+                            content: None,
+                        },
+                    );
+                }
+                None => *skipped += 1,
+            }
+        })
+        .map_err(SessionError::io(&self.path))?;
+        r.offset = scan.end;
+        Ok(())
+    }
+
+    /// Every stored revision (as indexed; content not checked), sorted.
+    pub(crate) fn revisions(&mut self) -> Result<Vec<String>, SessionError> {
+        self.refresh()?;
+        let set: BTreeSet<&str> = self.slots.keys().map(|k| k.as_str()).collect();
+        Ok(set.into_iter().map(str::to_owned).collect())
+    }
+
+    /// The content of `revision`, checked; `None` when it is not stored.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::RevisionMismatch`] when the stored content does not hash to it.
+    pub(crate) fn get(&mut self, revision: &str) -> Result<Option<Arc<Persona>>, SessionError> {
+        self.refresh()?;
+        self.load(revision)
+    }
+
+    /// As [`get`](Self::get), without catching up first.
+    fn load(&mut self, rev: &str) -> Result<Option<Arc<Persona>>, SessionError> {
+        let Some(slot) = self.slots.get(rev) else {
+            return Ok(None);
+        };
+        if let Some(content) = &slot.content {
+            return Ok(Some(Arc::clone(content)));
+        }
+        let Some(r) = &self.reader else {
+            return Ok(None);
+        };
+        let mut buf = vec![0u8; slot.len];
+        let n =
+            read_full_at(&r.file, &mut buf, slot.offset).map_err(SessionError::io(&self.path))?;
+        buf.truncate(n);
+        let checked = match parse_line(&buf) {
+            Some((_, Some((start, end)))) => verify(rev, &buf[start..end]),
+            Some((_, None)) => {
+                #[derive(serde::Deserialize)]
+                struct Raw {
+                    persona: serde_json::Value,
+                }
+                serde_json::from_slice::<Raw>(&buf)
+                    .map_err(|_| "its record is not valid JSON")
+                    .and_then(|raw| {
+                        verify(rev, &serde_json::to_vec(&raw.persona).unwrap_or_default())
+                    })
+            }
+            None => Err("its record cannot be read"),
+        };
+        match checked {
+            Ok(persona) => {
+                let persona = Arc::new(persona);
+                if let Some(slot) = self.slots.get_mut(rev) {
+                    slot.content = Some(Arc::clone(&persona));
+                }
+                Ok(Some(persona))
+            }
+            Err(reason) => Err(SessionError::RevisionMismatch {
+                location: self.path.display().to_string(),
+                revision: rev.to_owned(),
+                reason,
+            }),
+        }
+    }
+
+    /// Under the sessions file's lock: makes sure `entry`'s revision is stored, appending it
+    /// when it is not (or when the stored copy is damaged). Most calls find it stored and
+    /// write nothing (one `stat` of the file).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::RevisionCollision`] when a different persona is stored under the same
+    /// revision; [`SessionError::Io`].
+    pub(crate) fn ensure(&mut self, entry: &Entry, sync: bool) -> Result<(), SessionError> {
+        self.refresh()?;
+        match self.load(&entry.revision) {
+            Ok(Some(stored))
+                if Arc::ptr_eq(&stored, &entry.persona) || *stored == *entry.persona =>
+            {
+                return Ok(());
+            }
+            Ok(Some(_)) => {
+                return Err(SessionError::RevisionCollision {
+                    location: self.path.display().to_string(),
+                    revision: entry.revision.clone(),
+                });
+            }
+            Ok(None) | Err(SessionError::RevisionMismatch { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.append(&record_line(&entry.revision, &entry.persona), sync)?;
+        if let Some(slot) = self.slots.get_mut(entry.revision.as_str()) {
+            slot.content = Some(Arc::clone(&entry.persona));
+        }
+        Ok(())
+    }
+
+    /// Under the sessions file's lock: stores each persona as its revision (checked) unless
+    /// it is stored already. Returns how many were written.
+    pub(crate) fn import(
+        &mut self,
+        items: &[(String, Arc<Persona>)],
+        sync: bool,
+    ) -> Result<usize, SessionError> {
+        self.refresh()?;
+        let mut buf = Vec::new();
+        for (rev, persona) in items {
+            if revision(persona) != *rev {
+                return Err(SessionError::RevisionMismatch {
+                    location: self.path.display().to_string(),
+                    revision: rev.clone(),
+                    reason: "the content to store does not hash to its revision",
+                });
+            }
+            if matches!(self.load(rev), Ok(Some(_))) {
+                continue;
+            }
+            buf.extend_from_slice(&record_line(rev, persona));
+        }
+        let written = buf.iter().filter(|&&b| b == b'\n').count();
+        if !buf.is_empty() {
+            self.append(&buf, sync)?;
+        }
+        Ok(written)
+    }
+
+    /// Appends whole records, first ending a torn last line (or writing the header into a new
+    /// or torn file). On a failed write the file is cut back to its length before, so that a
+    /// full disk never leaves a torn record.
+    fn append(&mut self, bytes: &[u8], sync: bool) -> Result<(), SessionError> {
+        let path = self.path.clone();
+        if !self.swept {
+            self.swept = true;
+            remove_stale_temps(&path);
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(SessionError::io(dir))?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(SessionError::io(&path))?;
+        let len = file.metadata().map_err(SessionError::io(&path))?.len();
+        let mut buf = Vec::with_capacity(bytes.len() + HEADER.len() + 1);
+        let fresh = match header_end(&file, &path)? {
+            Some(_) => false,
+            None => {
+                // Empty, or a header cut short: start the file again.
+                file.set_len(0).map_err(SessionError::io(&path))?;
+                buf.extend_from_slice(HEADER);
+                true
+            }
+        };
+        let len = if fresh { 0 } else { len };
+        if len > 0 {
+            let mut last = [0u8; 1];
+            if read_full_at(&file, &mut last, len - 1).map_err(SessionError::io(&path))? == 1
+                && last[0] != b'\n'
+            {
+                buf.push(b'\n');
+            }
+        }
+        buf.extend_from_slice(bytes);
+        if let Err(e) = (&file).write_all(&buf) {
+            // Cut back whatever part was written; if even that fails, the torn tail is
+            // skipped on load and ended by the next append.
+            let _ = file.set_len(len);
+            return Err(SessionError::io(&path)(e));
+        }
+        if sync {
+            file.sync_data().map_err(SessionError::io(&path))?;
+            if fresh {
+                sync_dir(&path)?;
+            }
+        }
+        // Index what was just written (and anything before it) through the usual path.
+        self.refresh()
+    }
+
+    /// Under the sessions file's lock: rewrites the file to the revisions in `keep` that are
+    /// stored with good content, atomically (temporary file, fsync, rename, fsync of the
+    /// folder). Returns (kept, dropped).
+    pub(crate) fn compact(
+        &mut self,
+        keep: &BTreeSet<&str>,
+    ) -> Result<(usize, usize), SessionError> {
+        remove_stale_temps(&self.path);
+        self.swept = true;
+        self.refresh()?;
+        if self.reader.is_none() {
+            return Ok((0, 0));
+        }
+        let total = self.slots.len();
+        let mut body = Vec::from(HEADER);
+        let mut kept = 0;
+        for rev in keep {
+            if let Ok(Some(persona)) = self.load(rev) {
+                body.extend_from_slice(&record_line(rev, &persona));
+                kept += 1;
+            }
+        }
+        let tmp = temp_path(&self.path);
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(SessionError::io(&tmp))?;
+            file.write_all(&body)
+                .and_then(|()| file.sync_all())
+                .map_err(SessionError::io(&tmp))?;
+            fs::rename(&tmp, &self.path).map_err(SessionError::io(&self.path))?;
+            sync_dir(&self.path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result?;
+        self.reader = None;
+        self.refresh()?;
+        Ok((kept, total - kept))
+    }
+}
+
+/// Where the records start: `None` for an empty file or a header cut short (nothing stored).
+fn header_end(file: &File, path: &Path) -> Result<Option<u64>, SessionError> {
+    let mut buf = [0u8; 256];
+    let n = read_full_at(file, &mut buf, 0).map_err(SessionError::io(path))?;
+    let data = &buf[..n];
+    match memchr::memchr(b'\n', data) {
+        Some(i) => {
+            #[derive(serde::Deserialize)]
+            struct Head {
+                format: String,
+                version: u64,
+            }
+            match serde_json::from_slice::<Head>(&data[..i]) {
+                Ok(h) if h.format == FORMAT && h.version <= 1 => Ok(Some(i as u64 + 1)),
+                Ok(h) if h.format == FORMAT => Err(SessionError::UnsupportedVersion {
+                    path: path.to_path_buf(),
+                    version: h.version,
+                }),
+                _ => Err(SessionError::NotAnIndex {
+                    path: path.to_path_buf(),
+                }),
+            }
+        }
+        None if HEADER.starts_with(data) => Ok(None),
+        None => Err(SessionError::NotAnIndex {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_sits_beside_the_sessions_file() {
+        assert_eq!(
+            revisions_path(Path::new("/d/sessions.jsonl")),
+            Path::new("/d/sessions.revisions.jsonl")
+        );
+        assert_eq!(
+            revisions_path(Path::new("idx")),
+            Path::new("idx.revisions.jsonl")
+        );
+    }
+
+    #[test]
+    fn a_record_parses_by_its_fast_path_and_verifies() {
+        let p = Persona::new("N", "D", "I", "S");
+        let rev = revision(&p);
+        let line = record_line(&rev, &p);
+        let (got, span) = parse_line(&line[..line.len() - 1]).unwrap();
+        assert_eq!(got, rev);
+        let (s, e) = span.unwrap();
+        assert_eq!(verify(&rev, &line[s..e]).unwrap(), p);
+        assert!(verify("0000000000000000", &line[s..e]).is_err());
+        // A cut line is never served: it does not parse, or its content does not verify.
+        for end in 0..line.len() - 1 {
+            let cut = &line[..end];
+            match parse_line(cut) {
+                None => {}
+                Some((r, Some((s, e)))) => assert!(verify(&r, &cut[s..e]).is_err(), "{end}"),
+                Some((_, None)) => panic!("a cut line parsed as general JSON at {end}"),
+            }
+        }
+    }
+
+    /// Every field of a resolved persona is in its revision: changing any one changes it.
+    /// The destructuring lists every field, so a new field fails to compile here until it is
+    /// added to the list below.
+    #[test]
+    fn the_revision_covers_every_field_and_is_canonical() {
+        use crate::persona::ModelSettings;
+        let mut full = Persona::new("N", "D", "I", "S");
+        full.id = Some("n".into());
+        full.tags = vec!["t".into()];
+        full.greeting = Some("g".into());
+        full.starters = vec!["s".into()];
+        full.hidden = true;
+        full.order = Some(1);
+        full.aliases = vec!["a".into()];
+        full.model = Some(ModelSettings {
+            temperature: Some(0.5),
+            top_p: Some(0.5),
+            max_tokens: Some(10),
+            ..ModelSettings::default()
+        });
+        full.vars.insert("v".into(), "1".into());
+        full.extensions
+            .insert("x".into(), serde_json::json!({"b": 1, "a": 2}));
+        let Persona {
+            schema_version: _,
+            id: _,
+            name: _,
+            description: _,
+            icon: _,
+            system_prompt: _,
+            tags: _,
+            greeting: _,
+            starters: _,
+            hidden: _,
+            order: _,
+            aliases: _,
+            model: _,
+            vars: _,
+            extensions: _,
+        } = &full;
+        type Change = (&'static str, fn(&mut Persona));
+        let changes: Vec<Change> = vec![
+            ("schema_version", |p| p.schema_version = Some(2)),
+            ("id", |p| p.id = Some("m".into())),
+            ("name", |p| p.name.push('!')),
+            ("description", |p| p.description.push('!')),
+            ("icon", |p| p.icon.push('!')),
+            ("system_prompt", |p| p.system_prompt.push('!')),
+            ("tags", |p| p.tags.push("u".into())),
+            ("greeting", |p| p.greeting = None),
+            ("starters", |p| p.starters.clear()),
+            ("hidden", |p| p.hidden = false),
+            ("order", |p| p.order = Some(2)),
+            ("aliases", |p| p.aliases.clear()),
+            ("model", |p| {
+                if let Some(m) = &mut p.model {
+                    m.temperature = Some(0.6);
+                }
+            }),
+            ("vars", |p| {
+                p.vars.insert("v".into(), "2".into());
+            }),
+            ("extensions", |p| {
+                p.extensions.insert("y".into(), serde_json::json!(null));
+            }),
+        ];
+        let keys = serde_json::to_value(&full).unwrap();
+        assert_eq!(
+            keys.as_object().unwrap().len(),
+            changes.len(),
+            "every field serialised"
+        );
+        let base = revision(&full);
+        for (field, change) in changes {
+            let mut p = full.clone();
+            change(&mut p);
+            assert_ne!(revision(&p), base, "{field} is not in the revision");
+        }
+        // Canonical: the order in which a table's keys were written does not matter.
+        let mut reordered = full.clone();
+        reordered.extensions.insert(
+            "x".into(),
+            serde_json::from_str(r#"{"a": 2, "b": 1}"#).unwrap(),
+        );
+        assert_eq!(revision(&reordered), base);
+        assert_eq!(base.len(), 16);
+    }
+}
