@@ -5,7 +5,7 @@
 //! checking "by hand" after each edit would cost.
 //!
 //! usage: cargo bench --bench lsp [-- N_FILES EDITS]     (defaults: 1000 files, 200 edits)
-//! The corpus comes from `GEN_CORPUS` (default `../shared/bench/gen_corpus.py`).
+//! The corpus comes from `GEN_CORPUS` (default `scripts/gen_corpus.py`, the repository's own).
 
 #[path = "../tests/lsp_client/mod.rs"]
 mod lsp_client;
@@ -77,7 +77,7 @@ fn main() {
 /// base persona and `CHILDREN` of the generated files rewritten to extend it.
 fn generate(dir: &Path, n: usize) {
     let gen_corpus = std::env::var("GEN_CORPUS").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench/gen_corpus.py").to_owned()
+        concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen_corpus.py").to_owned()
     });
     let status = Command::new("python3")
         .arg(&gen_corpus)

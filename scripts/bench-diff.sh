@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 n=${1:-10000}
 runs=${2:-5}
-gen=${GEN_CORPUS:-../shared/bench/gen_corpus.py}
+gen=${GEN_CORPUS:-scripts/gen_corpus.py}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The corpus (one line: swap the generator here).
-python3 "${GEN_CORPUS:-../shared/bench/gen_corpus.py}" "$work/personas" "$n" >/dev/null
+python3 "${GEN_CORPUS:-scripts/gen_corpus.py}" "$work/personas" "$n" >/dev/null
 
 cargo build --release --quiet --bin personactl
 if [ ! -x "$venv/bin/maturin" ]; then

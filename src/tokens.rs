@@ -308,19 +308,52 @@ pub(crate) fn parent_over_budget(path: &Path, links: &Links, parent_path: &Path)
     d
 }
 
+/// For each checked file: whether it belongs to a resolved family (a root and everything
+/// that extends it) in which some file declares `[model] max_prompt_tokens`. Only those
+/// families can have a budget diagnostic, since a budget is inherited down a family.
+pub(crate) fn budgeted_families(checked: &[CheckedFile], resolution: &Families) -> Vec<bool> {
+    let declares = |v: usize| {
+        checked[v]
+            .file
+            .as_ref()
+            .and_then(|f| f.model.as_ref())
+            .is_some_and(|m| m.max_prompt_tokens.is_some())
+    };
+    let mut root: Vec<usize> = (0..checked.len()).collect();
+    let mut has = vec![false; checked.len()];
+    for &v in &resolution.order {
+        if let Some(p) = resolution.parent[v] {
+            root[v] = root[p];
+        }
+        if declares(v) {
+            has[root[v]] = true;
+        }
+    }
+    let mut budgeted = vec![false; checked.len()];
+    for &v in &resolution.order {
+        budgeted[v] = has[root[v]];
+    }
+    budgeted
+}
+
 /// Every resolved persona of checked files (in path order) whose family `resolution`
 /// resolved, parents before children, with the budget rule applied: a persona over its
 /// budget is left out (and so are its descendants), with a diagnostic. A file without its
-/// content (`file` dropped) is skipped, and so are its descendants, silently. Returns the
-/// personas by file, and the diagnostics.
+/// content (`file` dropped) is skipped, and so are its descendants, silently. With `only`,
+/// just the files it marks are merged (whole families, as [`budgeted_families`] marks them);
+/// the others stay `None`. Returns the personas by file, and the diagnostics.
 pub(crate) fn resolve_with_budgets(
     checked: &[CheckedFile],
     resolution: &Families,
+    only: Option<&[bool]>,
 ) -> (Vec<Option<Arc<Persona>>>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; checked.len()];
     let mut over = vec![false; checked.len()];
     for &v in &resolution.order {
+        if only.is_some_and(|only| !only[v]) {
+            continue;
+        }
         let c = &checked[v];
         let Some(file) = c.file.as_ref() else {
             continue;

@@ -245,7 +245,14 @@ proptest! {
             registry.reload_paths(&[path]).expect("reload");
             let full = check(&Tree::from_dir(&dir).expect("tree"), &Options {
                 default_persona: Some("journaling-assistant".into()),
+                diagnostics_only: false,
             });
+            // The verdict alone (as `validate` and the store compute it) is the same.
+            let verdict = check(&Tree::from_dir(&dir).expect("tree"), &Options {
+                default_persona: Some("journaling-assistant".into()),
+                diagnostics_only: true,
+            });
+            prop_assert_eq!(&verdict.diagnostics, &full.diagnostics);
             let errors: Vec<_> = full.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
             let status = registry.status();
             prop_assert_eq!(status.errors.as_ref(), &errors, "after {:?}", &edits[..=n]);

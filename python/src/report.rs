@@ -1,6 +1,6 @@
 //! `Diagnostic`, `Report` and `validate()`: `personactl validate` from Python.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use personas::{JsonReport, ValidateOptions, validate_paths};
 use pyo3::prelude::*;
@@ -166,9 +166,11 @@ pub fn validate(
     default_persona: String,
 ) -> PyResult<Report> {
     let named = paths.unwrap_or_default();
-    let whole_dir = named.is_empty() || named.iter().any(|p| same_path(p, &dir));
+    // As the CLI: named files are checked in the context of `dir`, and the crate decides when
+    // the directory is checked as a whole (`default.missing`).
     let options = ValidateOptions {
-        default_persona: whole_dir.then_some(default_persona),
+        default_persona: Some(default_persona),
+        dir: Some(dir.clone()),
     };
     let targets = if named.is_empty() {
         vec![dir.clone()]
@@ -185,11 +187,4 @@ pub fn validate(
             }
         })?;
     Ok(Report { inner: report })
-}
-
-fn same_path(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }

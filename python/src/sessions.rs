@@ -60,7 +60,7 @@ impl SessionStore {
             let found = snapshot.find(&id).and_then(|e| snapshot.get_arc(&e.id));
             found.ok_or_else(|| {
                 NotFound::new_err(format!(
-                    "no persona `{id}` in {}; nothing was written",
+                    "no persona `{id}` in {}",
                     self.registry.dir().display()
                 ))
             })?

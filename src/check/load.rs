@@ -67,6 +67,24 @@ pub(crate) fn is_hidden(name: &std::ffi::OsStr) -> bool {
 /// [`MAX_FILE_BYTES`] (checked before reading), or not UTF-8 (pointing at the first bad byte).
 /// A UTF-8 byte order mark is dropped.
 pub(crate) fn read_source(path: &Path) -> Result<String, Box<Diagnostic>> {
+    decode_source(path, read_capped(path, path)?)
+}
+
+/// The `file.too-large` diagnostic of a file of `len` bytes.
+pub(crate) fn too_large(path: &Path, len: u64) -> Box<Diagnostic> {
+    Box::new(
+        Diagnostic::file_error(
+            path,
+            Code::FileTooLarge,
+            format!("the file is {len} bytes; persona files are limited to {MAX_FILE_BYTES} bytes (1 MiB)"),
+        )
+        .with_hint("move long reference material out of the persona; a system prompt is at most 32,768 characters"),
+    )
+}
+
+/// The bytes of the file at `disk`, refused unread when over [`MAX_FILE_BYTES`];
+/// diagnostics name `path` (the file as the user knows it).
+pub(crate) fn read_capped(disk: &Path, path: &Path) -> Result<Vec<u8>, Box<Diagnostic>> {
     let io_error = |e: std::io::Error| {
         Box::new(Diagnostic::file_error(
             path,
@@ -74,20 +92,10 @@ pub(crate) fn read_source(path: &Path) -> Result<String, Box<Diagnostic>> {
             format!("cannot read the file: {e}"),
         ))
     };
-    let file = File::open(path).map_err(io_error)?;
+    let file = File::open(disk).map_err(io_error)?;
     let len = file.metadata().map_err(io_error)?.len();
-    let too_large = |len: u64| {
-        Box::new(
-            Diagnostic::file_error(
-                path,
-                Code::FileTooLarge,
-                format!("the file is {len} bytes; persona files are limited to {MAX_FILE_BYTES} bytes (1 MiB)"),
-            )
-            .with_hint("move long reference material out of the persona; a system prompt is at most 32,768 characters"),
-        )
-    };
     if len > MAX_FILE_BYTES {
-        return Err(too_large(len));
+        return Err(too_large(path, len));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     // `take` guards against a file that grows between the size check and the read.
@@ -95,8 +103,14 @@ pub(crate) fn read_source(path: &Path) -> Result<String, Box<Diagnostic>> {
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large(bytes.len() as u64));
+        return Err(too_large(path, bytes.len() as u64));
     }
+    Ok(bytes)
+}
+
+/// The text of a persona file's bytes (from disk, a git blob, anywhere): UTF-8 with a byte
+/// order mark dropped, or the `file.encoding` diagnostic at the first bad byte.
+pub(crate) fn decode_source(path: &Path, mut bytes: Vec<u8>) -> Result<String, Box<Diagnostic>> {
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         bytes.drain(..3);
     }

@@ -40,6 +40,9 @@ use crate::validate::{CheckedFile, check_text, cross_file_diagnostics, resolve_c
 pub struct Options {
     /// Report `default.missing` when no file defines this id.
     pub default_persona: Option<String>,
+    /// Only the verdict is wanted: the catalog's diagnostics, without its entries (no merge,
+    /// no revisions), as `validate` and the store's checks need. The diagnostics are the same.
+    pub diagnostics_only: bool,
 }
 
 /// Checks a whole tree: [`check_files`], then [`assemble`].
@@ -78,9 +81,42 @@ pub fn assemble(tree: &Tree, files: &[CheckedFile], options: &Options) -> Catalo
             .into_iter()
             .map(|(_, d)| d),
     );
+    if options.diagnostics_only {
+        // Only the families with a prompt budget need their merge (the budget applies to the
+        // resolved persona); in every other family a file's persona exists exactly when its
+        // family resolved (what the merge below turns into an entry).
+        let budgeted = crate::tokens::budgeted_families(files, &resolution);
+        let (resolved, budgets) =
+            crate::tokens::resolve_with_budgets(files, &resolution, Some(&budgeted));
+        diagnostics.extend(budgets);
+        let exists = |v: usize| {
+            if budgeted[v] {
+                resolved[v].is_some()
+            } else {
+                resolution.ok[v]
+            }
+        };
+        if let Some(default) = &options.default_persona
+            && !files
+                .iter()
+                .enumerate()
+                .any(|(v, c)| exists(v) && c.id.as_deref() == Some(default.as_str()))
+        {
+            diagnostics.push(default_missing(tree.root(), default));
+        }
+        for c in files {
+            diagnostics.extend(c.diagnostics.iter().cloned());
+        }
+        diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        return Catalog {
+            entries: std::collections::BTreeMap::new(),
+            diagnostics,
+            files: files.len(),
+        };
+    }
     // Parents before children: each child merged onto its parent's resolved persona (through
     // `resolve_one`); a persona over its token budget is left out, with its diagnostic.
-    let (resolved, budgets) = crate::tokens::resolve_with_budgets(files, &resolution);
+    let (resolved, budgets) = crate::tokens::resolve_with_budgets(files, &resolution, None);
     diagnostics.extend(budgets);
     let mut entries = std::collections::BTreeMap::new();
     for (c, persona) in files.iter().zip(resolved) {

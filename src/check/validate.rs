@@ -553,6 +553,7 @@ pub fn validate_paths(paths: &[PathBuf], options: &ValidateOptions) -> Result<Re
                 let whole = options.dir.is_none();
                 let opts = CheckOptions {
                     default_persona: options.default_persona.clone().filter(|_| whole),
+                    diagnostics_only: true,
                 };
                 let catalog = check(&tree, &opts);
                 report.files += catalog.files;
@@ -570,6 +571,7 @@ pub fn validate_paths(paths: &[PathBuf], options: &ValidateOptions) -> Result<Re
                 &tree,
                 &CheckOptions {
                     default_persona: options.default_persona.clone(),
+                    diagnostics_only: true,
                 },
             )
         } else {
@@ -599,7 +601,13 @@ pub fn validate_paths(paths: &[PathBuf], options: &ValidateOptions) -> Result<Re
                     selected.push((in_tree, named.clone()));
                 }
             }
-            let mut catalog = check(&tree, &CheckOptions::default());
+            let mut catalog = check(
+                &tree,
+                &CheckOptions {
+                    default_persona: None,
+                    diagnostics_only: true,
+                },
+            );
             let files = tree
                 .paths()
                 .filter(|t| selected.iter().any(|(s, _)| t.starts_with(s)))

@@ -187,6 +187,25 @@ fn read_and_convert(file: &Path) -> Result<Vec<Imported>, ReadFailure> {
         message: e.to_string(),
     };
     let limit = personas::MAX_IMPORT_BYTES as u64;
+    let meta = std::fs::metadata(file).map_err(io)?;
+    if !meta.is_file() {
+        // A device or a pipe (`/dev/zero`) has no size to check against the limit.
+        return Err(ReadFailure {
+            io: false,
+            message: format!(
+                "not a regular file: imports read regular files, up to the limit of {limit} bytes"
+            ),
+        });
+    }
+    if meta.len() > limit {
+        return Err(ReadFailure {
+            io: false,
+            message: format!(
+                "the file is {} bytes, over the import limit of {limit} bytes",
+                meta.len()
+            ),
+        });
+    }
     let mut bytes = Vec::new();
     // Read through the cap: a special file (`/dev/zero`) or one that grows is never read whole.
     std::fs::File::open(file)

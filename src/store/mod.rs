@@ -684,11 +684,21 @@ impl Store {
         } else {
             Tree::new(&self.dir)
         };
+        // Only a revision precondition needs the resolved personas; the verdict itself needs
+        // only the diagnostics.
         let options = Options {
             default_persona: self.default_persona.clone(),
+            diagnostics_only: true,
         };
         let files = check_files(&base);
-        let before = assemble(&base, &files, &options);
+        let before = assemble(
+            &base,
+            &files,
+            &Options {
+                diagnostics_only: !matches!(precondition, Some((_, Some(_)))),
+                ..options.clone()
+            },
+        );
         if let Some((id, Some(expected))) = precondition {
             let current = before
                 .entries
