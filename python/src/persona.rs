@@ -112,7 +112,8 @@ impl Persona {
         self.persona().aliases.clone()
     }
 
-    /// Model parameters as a plain dict (`temperature`, `top_p`, `max_tokens`; only those set).
+    /// Model parameters as a plain dict (`temperature`, `top_p`, `max_tokens`, `name`,
+    /// `tokenizer`, `max_prompt_tokens`; only those set).
     #[getter]
     fn model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let model = self.persona().model.clone().unwrap_or_default();
