@@ -15,6 +15,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -342,55 +343,71 @@ pub(crate) fn budgeted_families(checked: &[CheckedFile], resolution: &Families) 
 /// content (`file` dropped) is skipped, and so are its descendants, silently. With `only`,
 /// just the files it marks are merged (whole families, as [`budgeted_families`] marks them);
 /// the others stay `None`. Returns the personas by file, and the diagnostics.
+///
+/// Three passes: the merges, parents before children (cheap); the budget rule on every merged
+/// persona, on all cores (counting is the expensive step); then, parents before children
+/// again, what is left out.
 pub(crate) fn resolve_with_budgets(
     checked: &[CheckedFile],
     resolution: &Families,
     only: Option<&[bool]>,
 ) -> (Vec<Option<Arc<Persona>>>, Vec<Diagnostic>) {
-    let mut diagnostics = Vec::new();
-    let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; checked.len()];
-    let mut over = vec![false; checked.len()];
+    let n = checked.len();
+    let mut merged: Vec<Option<Arc<Persona>>> = vec![None; n];
     for &v in &resolution.order {
         if only.is_some_and(|only| !only[v]) {
             continue;
         }
-        let c = &checked[v];
-        let Some(file) = c.file.as_ref() else {
+        let Some(file) = checked[v].file.as_ref() else {
             continue;
         };
         let persona = match resolution.parent[v] {
-            Some(p) => match &resolved[p] {
-                Some(parent) => crate::check::resolve_one(file, Some(parent)),
-                None if over[p] => {
-                    diagnostics.push(parent_over_budget(&c.path, &c.links, &checked[p].path));
-                    over[v] = true;
-                    None
-                }
-                None => None,
-            },
+            Some(p) => merged[p]
+                .as_deref()
+                .and_then(|parent| crate::check::resolve_one(file, Some(parent))),
             None => crate::check::resolve_one(file, None),
         };
-        let Some(persona) = persona else { continue };
-        let prompt_from = || {
-            let mut up = resolution.parent[v];
-            while let Some(p) = up {
-                let has_prompt = checked[p]
-                    .file
-                    .as_ref()
-                    .is_some_and(|f| f.system_prompt.is_some());
-                if has_prompt {
-                    return checked[p].id.clone();
-                }
-                up = resolution.parent[p];
+        merged[v] = persona.map(Arc::new);
+    }
+    let prompt_from = |v: usize| {
+        let mut up = resolution.parent[v];
+        while let Some(p) = up {
+            let has_prompt = checked[p]
+                .file
+                .as_ref()
+                .is_some_and(|f| f.system_prompt.is_some());
+            if has_prompt {
+                return checked[p].id.clone();
             }
-            None
+            up = resolution.parent[p];
+        }
+        None
+    };
+    let mut verdicts: Vec<Option<Diagnostic>> = merged
+        .par_iter()
+        .enumerate()
+        .map(|(v, persona)| {
+            let c = &checked[v];
+            budget_diagnostic(&c.path, &c.links, persona.as_deref()?, || prompt_from(v))
+        })
+        .collect();
+    let mut diagnostics = Vec::new();
+    let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; n];
+    let mut over = vec![false; n];
+    for &v in &resolution.order {
+        let Some(persona) = merged[v].take() else {
+            continue;
         };
-        if let Some(d) = budget_diagnostic(&c.path, &c.links, &persona, prompt_from) {
+        let c = &checked[v];
+        if let Some(p) = resolution.parent[v].filter(|&p| over[p]) {
+            diagnostics.push(parent_over_budget(&c.path, &c.links, &checked[p].path));
+            over[v] = true;
+        } else if let Some(d) = verdicts[v].take() {
             diagnostics.push(d);
             over[v] = true;
-            continue;
+        } else {
+            resolved[v] = Some(persona);
         }
-        resolved[v] = Some(Arc::new(persona));
     }
     (resolved, diagnostics)
 }
