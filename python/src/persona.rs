@@ -120,6 +120,17 @@ impl Persona {
         Ok(pythonize::pythonize(py, &model)?)
     }
 
+    /// What the rendered prompts cost, as a dict: `{"system_prompt": 812, "greeting": 14,
+    /// "tokenizer": "o200k_base"}` (`greeting` is `None` without one), counted as tiktoken
+    /// counts, variables at their defaults. Counted on each access.
+    #[getter]
+    fn tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(pythonize::pythonize(
+            py,
+            &personas::count_tokens(self.persona()),
+        )?)
+    }
+
     /// Prompt variables and their default values, as a plain dict.
     #[getter]
     fn vars<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -159,8 +170,8 @@ impl Persona {
         })
     }
 
-    /// The persona as a dict: `id`, `revision`, then every field that is set, as
-    /// `GET /api/personas/{id}` and `personactl show --format json` give it.
+    /// The persona as a dict: `id`, `revision`, then every field that is set, and `tokens`,
+    /// as `GET /api/personas/{id}` and `personactl show --format json` give it.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let mut map = Map::new();
         map.insert("id".into(), Value::String(self.entry.id.clone()));
@@ -172,6 +183,9 @@ impl Persona {
             for (k, v) in fields {
                 map.entry(k).or_insert(v);
             }
+        }
+        if let Ok(tokens) = serde_json::to_value(personas::count_tokens(self.persona())) {
+            map.insert("tokens".into(), tokens);
         }
         Ok(pythonize::pythonize(py, &Value::Object(map))?)
     }
