@@ -13,7 +13,7 @@
 //! registry and every store write call.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rayon::prelude::*;
 use schemars::JsonSchema;
@@ -107,14 +107,52 @@ impl Tokenizer {
     /// ```
     #[must_use]
     pub fn count(self, text: &str) -> usize {
-        // The crate builds each encoder once per process (a `LazyLock`), on first use.
-        let encoder = match self {
-            Tokenizer::O200kBase => bpe_openai::o200k_base(),
-            Tokenizer::Cl100kBase => bpe_openai::cl100k_base(),
+        let counter = match self {
+            Tokenizer::O200kBase => &*O200K,
+            Tokenizer::Cl100kBase => &*CL100K,
         };
-        encoder.count(text)
+        counter.count(text)
     }
 }
+
+/// An encoding, and the set of its tokens' bytes: a piece of the split text that is a token
+/// itself counts 1 without running the encoder (tiktoken's own shortcut; most words of a
+/// prompt are one token).
+struct Counter {
+    tokenizer: &'static bpe_openai::Tokenizer,
+    whole: rustc_hash::FxHashSet<&'static [u8]>,
+}
+
+impl Counter {
+    fn new(tokenizer: &'static bpe_openai::Tokenizer) -> Self {
+        let bpe = &tokenizer.bpe;
+        let whole = (0..bpe.num_tokens())
+            .filter_map(|id| u32::try_from(id).ok())
+            .map(|id| bpe.token_bytes(id))
+            .collect();
+        Counter { tokenizer, whole }
+    }
+
+    fn count(&self, text: &str) -> usize {
+        // o200k_base and cl100k_base do not normalise: the pieces are the text's own.
+        self.tokenizer
+            .split(text)
+            .map(|piece| {
+                let bytes = piece.as_bytes();
+                if self.whole.contains(bytes) {
+                    1
+                } else {
+                    self.tokenizer.bpe.count(bytes)
+                }
+            })
+            .sum()
+    }
+}
+
+// Built once per process, on first use (as the crate builds its encoders), so that loads and
+// lookups that never count pay nothing.
+static O200K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::o200k_base()));
+static CL100K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::cl100k_base()));
 
 /// The schema of `[model] tokenizer`: a plain string enum, which editors complete.
 pub(crate) fn tokenizer_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
