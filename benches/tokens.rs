@@ -1,6 +1,8 @@
-//! Tokenizer throughput on persona prompts, one thread: `bpe-openai` (what personactl counts
-//! with) beside `tiktoken-rs` (a second implementation of the same encodings), in the same run,
-//! on the same texts, passes interleaved; and what building each encoder costs on first use.
+//! Tokenizer throughput on persona prompts, one thread: personactl's count (`bpe-openai`'s
+//! encoder, with tiktoken's shortcut for a piece that is one token) beside `tiktoken-rs` (a
+//! second implementation of the same encodings) and beside `bpe-openai`'s own `count`, in the
+//! same run, on the same texts, passes interleaved (ratios are medians of per-pair ratios);
+//! and what building each encoder costs on first use.
 //!
 //! usage: cargo bench --bench tokens [-- DIR]   (DIR: a personas directory; default personas/)
 //! scripts/bench-budgets.sh runs it on the generated 10k corpus.
@@ -91,20 +93,27 @@ fn main() {
 
     let min = Duration::from_secs(4);
     for tokenizer in Tokenizer::ALL {
-        let (bpe, tik, ratio, n1, n2) = interleaved(
-            &prompts,
-            min,
-            |p| tokenizer.count(p),
-            |p| match tokenizer {
-                Tokenizer::Cl100kBase => tiktoken_rs::cl100k_base_singleton()
-                    .encode_ordinary(p)
-                    .len(),
-                _ => tiktoken_rs::o200k_base_singleton().encode_ordinary(p).len(),
-            },
-        );
+        let raw = match tokenizer {
+            Tokenizer::Cl100kBase => bpe_openai::cl100k_base(),
+            _ => bpe_openai::o200k_base(),
+        };
+        let tiktoken = |p: &str| match tokenizer {
+            Tokenizer::Cl100kBase => tiktoken_rs::cl100k_base_singleton()
+                .encode_ordinary(p)
+                .len(),
+            _ => tiktoken_rs::o200k_base_singleton().encode_ordinary(p).len(),
+        };
+        let ours = |p: &str| tokenizer.count(p);
+        let (mine, tik, ratio, n1, n2) = interleaved(&prompts, min, ours, tiktoken);
         assert_eq!(n1, n2, "both implementations count the same");
+        let (mine2, bpe, ratio2, n3, n4) = interleaved(&prompts, min, ours, |p| raw.count(p));
+        assert_eq!(n3, n4, "both implementations count the same");
         println!(
-            "{:<12} bpe-openai {bpe:7.1} MB/s   tiktoken-rs {tik:7.1} MB/s   bpe-openai/tiktoken-rs {ratio:4.2}x (median of interleaved pairs)   ({n1} tokens)",
+            "{:<12} personactl {mine:7.1} MB/s   tiktoken-rs {tik:7.1} MB/s   personactl/tiktoken-rs {ratio:4.2}x   ({n1} tokens)",
+            tokenizer.as_str(),
+        );
+        println!(
+            "{:<12} personactl {mine2:7.1} MB/s   bpe-openai's count {bpe:7.1} MB/s   personactl/bpe-openai {ratio2:4.2}x",
             tokenizer.as_str(),
         );
     }
