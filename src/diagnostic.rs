@@ -90,6 +90,8 @@ pub enum Code {
     VarsMalformed,
     /// `[vars]` declares the name of a built-in variable that cannot be overridden.
     VarsReserved,
+    /// The rendered system prompt has more tokens than `[model] max_prompt_tokens` allows.
+    BudgetPromptTokens,
 }
 
 impl Code {
@@ -125,6 +127,7 @@ impl Code {
             Code::VarsUndeclared => "vars.undeclared",
             Code::VarsMalformed => "vars.malformed",
             Code::VarsReserved => "vars.reserved",
+            Code::BudgetPromptTokens => "budget.prompt-tokens",
         }
     }
 
@@ -160,6 +163,9 @@ impl Code {
             Code::VarsUndeclared => "A placeholder names an undeclared variable.",
             Code::VarsMalformed => "A {{ does not start a valid placeholder.",
             Code::VarsReserved => "[vars] declares a built-in variable.",
+            Code::BudgetPromptTokens => {
+                "The rendered system prompt is over its token budget (max_prompt_tokens)."
+            }
         }
     }
 
@@ -193,6 +199,7 @@ impl Code {
         Code::VarsUndeclared,
         Code::VarsMalformed,
         Code::VarsReserved,
+        Code::BudgetPromptTokens,
     ];
 }
 

@@ -93,6 +93,7 @@ use check::{
 use persona::{defaults, explain, file as persona_file, vars as placeholders};
 use registry::{batch, events, reload, snapshot, watch};
 use report as render;
+mod tokens;
 
 pub use catalog::{Catalog, Entry, Lookup, revision};
 pub use defaults::{DEFAULT_PERSONA_ID, DEFAULT_PERSONAS, InitEntry, init};
@@ -127,6 +128,7 @@ pub use source::{Position, position};
 pub use store::{
     Applied, NotToml, Store, StoreError, WriteOp, check_representable, render_new, render_value,
 };
+pub use tokens::{COUNT_DATE, TokenCounts, Tokenizer, count_tokens, tokenizer_of};
 pub use validate::{
     CheckedFile, Report, ValidateOptions, check_file, check_text, cross_file_diagnostics, stem_id,
     validate_paths,

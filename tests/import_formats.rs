@@ -587,6 +587,16 @@ fn open_webui_presets_round_trip_and_export_to_librechat() {
         p.system_prompt,
         "You write SQL for {{user_name}}. Today is {{date}}. Use {{{{table}} literally."
     );
+    assert_eq!(
+        m.name.as_deref(),
+        Some("llama3.1:8b"),
+        "`base_model_id` is `[model] name`"
+    );
+    assert!(
+        p.extensions["open_webui"].get("base_model_id").is_none(),
+        "not kept twice: {:?}",
+        p.extensions["open_webui"]
+    );
     assert_eq!(personas::model_name(&p).as_deref(), Some("llama3.1:8b"));
 
     let original = read_json(&src);
@@ -612,4 +622,58 @@ fn open_webui_presets_round_trip_and_export_to_librechat() {
         )
     );
     assert_eq!(spec["preset"]["max_tokens"].as_i64(), Some(2048));
+}
+
+#[test]
+fn open_webui_base_model_id_is_the_model_name_both_ways() {
+    let t = TempTree::new();
+    let dir = t.path("p");
+    let (code, out, err) = import(&dir, &[&fixture("open-webui-models.json")]);
+    assert_eq!(code, 0, "{out}{err}");
+    for (key, value) in [
+        ("model.name", "gpt-4o-mini"),
+        ("model.tokenizer", "cl100k_base"),
+        ("model.max_prompt_tokens", "500"),
+    ] {
+        personactl()
+            .arg("--dir")
+            .arg(&dir)
+            .args(["set", "sql-helper", key, value])
+            .run()
+            .assert_exit(0);
+    }
+    let edited = persona(&dir, "sql-helper");
+    let exported = export(&dir, "sql-helper", "open-webui");
+    let json: Value = serde_json::from_str(&exported).expect("JSON");
+    assert_eq!(json[0]["base_model_id"], "gpt-4o-mini", "{exported}");
+    assert_eq!(
+        json[0]["meta"]["personactl"]["model"],
+        json!({"tokenizer": "cl100k_base", "max_prompt_tokens": 500}),
+        "the keys Open WebUI has no field for travel in the extension point"
+    );
+    assert_eq!(json[0]["params"]["temperature"], 0.2);
+
+    let again = TempTree::new();
+    let file = again.path("models.json");
+    std::fs::write(&file, &exported).expect("write the export");
+    let dir2 = again.path("p");
+    let (code, out, err) = import(&dir2, &[&file]);
+    assert_eq!(code, 0, "{out}{err}");
+    let back = persona(&dir2, "sql-helper");
+    assert_eq!(back.model, edited.model, "every [model] key round-trips");
+    assert_eq!(
+        back.model.as_ref().and_then(|m| m.name.as_deref()),
+        Some("gpt-4o-mini")
+    );
+}
+
+#[test]
+fn an_open_webui_persona_imported_before_model_names_still_exports_its_base_model() {
+    let t = TempTree::new().file(
+        "p/old.toml",
+        "schema_version = 1\nname = \"Old\"\ndescription = \"d\"\nicon = \"i\"\nsystem_prompt = \"p\"\n\n[extensions.open_webui]\nbase_model_id = \"llama3.1:8b\"\n",
+    );
+    let exported = export(&t.path("p"), "old", "open-webui");
+    let json: Value = serde_json::from_str(&exported).expect("JSON");
+    assert_eq!(json[0]["base_model_id"], "llama3.1:8b", "{exported}");
 }

@@ -161,7 +161,18 @@ fn agent_files_round_trip() {
         p.extensions["agent_md"]["fields"]["tools"],
         "Read, Grep, Glob"
     );
-    assert_eq!(p.extensions["agent_md"]["fields"]["model"], "sonnet");
+    assert_eq!(
+        p.model.as_ref().and_then(|m| m.name.as_deref()),
+        Some("sonnet"),
+        "the front matter's `model` is the model name"
+    );
+    assert!(
+        p.extensions["agent_md"]
+            .get("fields")
+            .is_none_or(|f| f.get("model").is_none()),
+        "a mapped `model` is not kept twice: {:?}",
+        p.extensions["agent_md"]
+    );
     let md = export(&p, Target::AgentMd);
     assert!(md.starts_with("---\n"), "{md}");
     assert!(
@@ -313,4 +324,94 @@ fn png_with_text(keyword: &str, text: &str) -> Vec<u8> {
     chunk(b"tEXt", &data);
     chunk(b"IEND", &[]);
     out
+}
+
+/// The shipped coach with every `[model]` key of models and tokens set.
+fn coach_with_a_model() -> Persona {
+    let mut p = check_file(Path::new("personas/coach.toml"))
+        .persona
+        .expect("the shipped coach is valid");
+    let model = p.model.get_or_insert_with(Default::default);
+    model.name = Some("gpt-4o-mini".into());
+    model.tokenizer = Some(personas::Tokenizer::Cl100kBase);
+    model.max_prompt_tokens = Some(4000);
+    p
+}
+
+#[test]
+fn model_name_round_trips_through_cards() {
+    let p = coach_with_a_model();
+    for target in [Target::CardV2, Target::CardV3] {
+        let card = export(&p, target);
+        let json: Value = serde_json::from_str(&card).expect("a card is JSON");
+        assert_eq!(
+            json["data"]["extensions"]["personactl"]["model"]["name"], "gpt-4o-mini",
+            "{target:?}: a card has no model field: the extension point keeps it"
+        );
+        let mut back = import_via_store(card.as_bytes());
+        if target == Target::CardV3 {
+            // A V3 card's import notes its spec, so that export writes V3 again.
+            assert_eq!(
+                back.extensions.remove("card"),
+                Some(serde_json::json!({"spec": "chara_card_v3"}))
+            );
+        }
+        assert_eq!(back, p, "{target:?}");
+    }
+}
+
+#[test]
+fn model_name_round_trips_through_agent_files_as_the_model_key() {
+    let p = coach_with_a_model();
+    let md = export(&p, Target::AgentMd);
+    let front = &md[..md.find("\n---\n").expect("the front matter closes")];
+    assert!(front.contains("\nmodel: gpt-4o-mini\n"), "{front}");
+    assert_eq!(
+        front.matches("gpt-4o-mini").count(),
+        1,
+        "the model id is written once, as `model`: {front}"
+    );
+    let back = import_via_store(md.as_bytes());
+    assert_eq!(
+        back.model.as_ref().and_then(|m| m.name.as_deref()),
+        Some("gpt-4o-mini")
+    );
+    assert_eq!(back, p, "the other [model] keys travel in `personactl:`");
+
+    // An agent file's own `model` (Claude Code aliases such as `sonnet`) is the name both
+    // ways, and an edit of the name is what export writes.
+    let mut imported = import_via_store(
+        b"---\nname: helper\ndescription: Helps.\nmodel: sonnet\n---\nYou help.\n",
+    );
+    assert_eq!(
+        imported.model.as_ref().and_then(|m| m.name.as_deref()),
+        Some("sonnet")
+    );
+    imported.model.as_mut().expect("has a model").name = Some("opus".into());
+    let md = export(&imported, Target::AgentMd);
+    assert!(
+        md.contains("\nmodel: opus\n") && !md.contains("sonnet"),
+        "{md}"
+    );
+}
+
+#[test]
+fn agent_model_inherit_names_no_model_and_is_kept_as_written() {
+    let md = "---\nname: helper\ndescription: Helps.\nmodel: inherit\n---\nYou help.\n";
+    let p = import_via_store(md.as_bytes());
+    assert_eq!(p.model.as_ref().and_then(|m| m.name.as_deref()), None);
+    assert_eq!(p.extensions["agent_md"]["fields"]["model"], "inherit");
+    let back = export(&p, Target::AgentMd);
+    assert!(back.contains("\nmodel: inherit\n"), "{back}");
+    assert_eq!(import_via_store(back.as_bytes()), p);
+}
+
+#[test]
+fn an_agent_model_the_name_cannot_hold_is_kept_and_given_back() {
+    let long = "m".repeat(200);
+    let md = format!("---\nname: helper\ndescription: Helps.\nmodel: {long}\n---\nYou help.\n");
+    let p = import_via_store(md.as_bytes());
+    assert_eq!(p.model.as_ref().and_then(|m| m.name.as_deref()), None);
+    let back = export(&p, Target::AgentMd);
+    assert!(back.contains(&format!("\nmodel: {long}\n")), "{back}");
 }

@@ -498,8 +498,44 @@ fn completion_of_keys_ids_and_variables() {
     c.change(&u, None, &model);
     c.settle(&u);
     let end = pos_of(&model, "temperature = 0.5\n\n", 0);
-    let labels = completion_labels(&mut c, &u, Position::new(end.line + 1, 0));
-    assert_eq!(labels, ["max_tokens", "top_p"]);
+    let at = Position::new(end.line + 1, 0);
+    let labels = completion_labels(&mut c, &u, at);
+    assert_eq!(
+        labels,
+        [
+            "max_prompt_tokens",
+            "max_tokens",
+            "name",
+            "tokenizer",
+            "top_p"
+        ]
+    );
+    // The keys of models and tokens come with their documentation from the schema.
+    let r = c.request::<Completion>(CompletionParams {
+        text_document_position: Client::at(&u, at.line, at.character),
+        work_done_progress_params: Default::default(),
+        partial_result_params: Default::default(),
+        context: None,
+    });
+    let Some(CompletionResponse::Array(items)) = r else {
+        panic!("items")
+    };
+    let schema = personas::persona_schema();
+    let reference = schema["properties"]["model"]["$ref"]
+        .as_str()
+        .expect("`model` refers to its definition");
+    let settings = &schema["$defs"][reference.trim_start_matches("#/$defs/")]["properties"];
+    for key in ["name", "tokenizer", "max_prompt_tokens"] {
+        let item = items.iter().find(|i| i.label == key).expect("offered");
+        let doc = serde_json::to_string(&item.documentation).unwrap();
+        let schema_doc = settings[key]["description"]
+            .as_str()
+            .unwrap_or_else(|| panic!("`model.{key}` has a description in the schema"));
+        assert!(
+            doc.contains(&serde_json::to_string(schema_doc).unwrap()[1..20]),
+            "{key}: {doc}"
+        );
+    }
     // In `[vars]`: variables the prompts use but do not declare, and `user_name`.
     let vars = text.replacen("{{ level }}", "{{ level }} {{ pace }}", 1) + "\n";
     c.change(&u, None, &vars);
@@ -604,6 +640,23 @@ fn hover_on_keys_extends_and_the_prompt() {
     assert!(
         rendered.contains("Focus on habits and gentle."),
         "render agrees: {rendered}"
+    );
+    // The token count is the one `show --format json` gives.
+    let show = Command::new(BIN)
+        .args(["show", "coach", "--format", "json", "--dir"])
+        .arg(&dir)
+        .env_clear()
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let tokens = &shown["tokens"];
+    assert!(
+        prompt.contains(&format!(
+            "**Tokens**: {} ({})",
+            tokens["system_prompt"],
+            tokens["tokenizer"].as_str().unwrap()
+        )),
+        "{prompt}\n{shown}"
     );
     let var = hover_text(&mut c, &u, pos_of(&text, "focus}}", 1));
     assert!(

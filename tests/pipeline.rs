@@ -482,3 +482,40 @@ fn a_batch_replace_writes_through_a_link_inside_and_refuses_one_outside() {
     );
     assert_eq!(fs::read_to_string(&foreign).expect("read"), coach);
 }
+
+#[test]
+fn a_base_edit_that_pushes_a_child_over_its_budget_gets_one_verdict_from_disk_and_registry() {
+    use personas::{Registry, Store, StoreError};
+    let (_tmp, dir) = init();
+    fs::write(
+        dir.join("base.toml"),
+        "name = \"Base\"\ndescription = \"d\"\nicon = \"🧱\"\nsystem_prompt = \"Be brief.\"\n",
+    )
+    .expect("write");
+    fs::write(
+        dir.join("child.toml"),
+        "extends = \"base\"\nname = \"Child\"\nsystem_prompt = \"{{parent}} Be kind.\"\n\n[model]\nmax_prompt_tokens = 12\n",
+    )
+    .expect("write");
+    personactl()
+        .arg("--dir")
+        .arg(&dir)
+        .arg("validate")
+        .run()
+        .assert_exit(0);
+    let long = "Be brief and say it in many more words than any budget allows. ".repeat(4);
+    let disk = Store::new(&dir).set("base", "system_prompt", &format!("{long:?}"));
+    let registry = Registry::open(&dir).expect("open");
+    let live =
+        Store::new(&dir)
+            .with_registry(registry)
+            .set("base", "system_prompt", &format!("{long:?}"));
+    assert!(
+        matches!(disk, Err(StoreError::Invalid { .. })),
+        "the child would be over its budget: {disk:?}"
+    );
+    assert!(
+        matches!(live, Err(StoreError::Invalid { .. })),
+        "the registry-backed store must agree: {live:?}"
+    );
+}

@@ -6,7 +6,8 @@
 //! - random sequences of file edits: the registry's incremental state after each equals a
 //!   fresh full check of the same files (same diagnostics; every persona of the full check
 //!   live with the same revision; anything else live is the last good version of a file that
-//!   is invalid now);
+//!   is invalid now), prompt budgets included; and the verdict alone (`diagnostics_only`)
+//!   equals the full check's;
 //! - random sequences of file edits: `reassemble` onto the previous catalog equals a fresh
 //!   `assemble`, and shares every entry that did not change.
 
@@ -192,11 +193,13 @@ proptest! {
 
 #[derive(Debug, Clone)]
 enum Edit {
+    /// Folder, id, parent, aliases, and a prompt budget (`[model] max_prompt_tokens`).
     Write(
         &'static str,
         &'static str,
         Option<&'static str>,
         Vec<&'static str>,
+        Option<u32>,
     ),
     Broken(&'static str, &'static str),
     Remove(&'static str, &'static str),
@@ -209,7 +212,9 @@ fn folder() -> impl Strategy<Value = &'static str> {
 fn edit() -> impl Strategy<Value = Edit> {
     let aliases = prop::collection::vec(prop::sample::select(vec!["old", "coach", "poet"]), 0..2);
     prop_oneof![
-        4 => (folder(), id(), prop::option::of(id()), aliases).prop_map(|(f, i, e, a)| Edit::Write(f, i, e, a)),
+        // Every prompt ("You are … n.") is over a budget of 2 tokens, and none over 50.
+        4 => (folder(), id(), prop::option::of(id()), aliases, prop::option::of(prop::sample::select(vec![2u32, 50])))
+            .prop_map(|(f, i, e, a, b)| Edit::Write(f, i, e, a, b)),
         1 => (folder(), id()).prop_map(|(f, i)| Edit::Broken(f, i)),
         2 => (folder(), id()).prop_map(|(f, i)| Edit::Remove(f, i)),
     ]
@@ -228,9 +233,13 @@ proptest! {
         let registry = Registry::open(&dir).expect("open");
         for (n, e) in edits.iter().enumerate() {
             let path = match e {
-                Edit::Write(f, id, extends, aliases) => {
+                Edit::Write(f, id, extends, aliases, budget) => {
                     let path = dir.join(format!("{f}{id}.toml"));
-                    fs::write(&path, persona(&format!("{id} {n}"), *extends, aliases)).expect("write");
+                    let mut text = persona(&format!("{id} {n}"), *extends, aliases);
+                    if let Some(b) = budget {
+                        text.push_str(&format!("[model]\nmax_prompt_tokens = {b}\n"));
+                    }
+                    fs::write(&path, text).expect("write");
                     path
                 }
                 Edit::Broken(f, id) => {
@@ -287,8 +296,11 @@ proptest! {
 /// Writes, breaks or removes one file of `dir` (an [`Edit`]).
 fn apply_edit(dir: &Path, n: usize, e: &Edit) {
     match e {
-        Edit::Write(f, id, extends, aliases) => {
-            let text = persona(&format!("{id} {}", n % 2), *extends, aliases);
+        Edit::Write(f, id, extends, aliases, budget) => {
+            let mut text = persona(&format!("{id} {}", n % 2), *extends, aliases);
+            if let Some(b) = budget {
+                text.push_str(&format!("[model]\nmax_prompt_tokens = {b}\n"));
+            }
             fs::write(dir.join(format!("{f}{id}.toml")), text).expect("write");
         }
         Edit::Broken(f, id) => {

@@ -30,6 +30,11 @@ fn limits(prop: &Value) -> String {
             out.push(format!("each {inner}"));
         }
     }
+    let choices = list(&prop["enum"]);
+    if !choices.is_empty() {
+        let quoted: Vec<String> = choices.iter().map(|c| format!("`{c}`")).collect();
+        out.push(format!("one of {}", quoted.join(", ")));
+    }
     match prop.get("pattern").and_then(Value::as_str) {
         Some(r"\S") => out.push("not blank".into()),
         Some(p) => out.push(format!("matches `{p}`")),

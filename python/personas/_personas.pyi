@@ -114,6 +114,9 @@ class Persona:
     @property
     def model(self) -> Dict[str, Any]: ...
     @property
+    def tokens(self) -> Dict[str, Any]:
+        """``{"system_prompt", "greeting", "tokenizer"}``: the rendered prompts' token counts."""
+    @property
     def vars(self) -> Dict[str, str]: ...
     @property
     def extensions(self) -> Dict[str, Any]: ...
@@ -124,7 +127,7 @@ class Persona:
     ) -> Rendered:
         """The system prompt and greeting with every ``{{variable}}`` filled in."""
     def to_dict(self) -> Dict[str, Any]:
-        """``id``, ``revision``, then every field that is set (as the HTTP API)."""
+        """``id``, ``revision``, every field that is set, and ``tokens`` (as the HTTP API)."""
 
 class SnapshotIter(Iterator[Persona]):
     def __iter__(self) -> "SnapshotIter": ...

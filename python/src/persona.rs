@@ -112,11 +112,23 @@ impl Persona {
         self.persona().aliases.clone()
     }
 
-    /// Model parameters as a plain dict (`temperature`, `top_p`, `max_tokens`; only those set).
+    /// Model parameters as a plain dict (`temperature`, `top_p`, `max_tokens`, `name`,
+    /// `tokenizer`, `max_prompt_tokens`; only those set).
     #[getter]
     fn model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let model = self.persona().model.clone().unwrap_or_default();
         Ok(pythonize::pythonize(py, &model)?)
+    }
+
+    /// What the rendered prompts cost, as a dict: `{"system_prompt": 812, "greeting": 14,
+    /// "tokenizer": "o200k_base"}` (`greeting` is `None` without one), counted as tiktoken
+    /// counts, variables at their defaults. Counted on each access.
+    #[getter]
+    fn tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(pythonize::pythonize(
+            py,
+            &personas::count_tokens(self.persona()),
+        )?)
     }
 
     /// Prompt variables and their default values, as a plain dict.
@@ -158,8 +170,8 @@ impl Persona {
         })
     }
 
-    /// The persona as a dict: `id`, `revision`, then every field that is set, as
-    /// `GET /api/personas/{id}` and `personactl show --format json` give it.
+    /// The persona as a dict: `id`, `revision`, then every field that is set, and `tokens`,
+    /// as `GET /api/personas/{id}` and `personactl show --format json` give it.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let mut map = Map::new();
         map.insert("id".into(), Value::String(self.entry.id.clone()));
@@ -171,6 +183,9 @@ impl Persona {
             for (k, v) in fields {
                 map.entry(k).or_insert(v);
             }
+        }
+        if let Ok(tokens) = serde_json::to_value(personas::count_tokens(self.persona())) {
+            map.insert("tokens".into(), tokens);
         }
         Ok(pythonize::pythonize(py, &Value::Object(map))?)
     }

@@ -61,6 +61,7 @@ def test_every_field_and_inheritance(personas_dir):
     assert coach.greeting is None
     assert coach.schema_version == 1  # the crate fills in the current version
     assert coach.model == {"temperature": 0.6, "max_tokens": 1024}
+    assert coach.tokens["tokenizer"] == "o200k_base" and coach.tokens["system_prompt"] > 0
     assert coach.vars == {"city": "Lisbon"}
     assert coach.extensions == {"ui": {"accent": "teal", "sizes": [1, 2]}}
     assert coach.path.endswith("coach.toml")

@@ -20,6 +20,8 @@ pub(crate) struct Links {
     pub vars: Vec<String>,
     /// Placeholders the file uses but does not declare: an ancestor must.
     pub pending: Vec<Pending>,
+    /// Where the file writes its own `system_prompt` value (for the token budget).
+    pub prompt: Option<crate::tokens::Place>,
 }
 
 /// Where a file names its parent.

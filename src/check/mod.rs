@@ -107,13 +107,25 @@ fn assemble_with(
             .map(|(_, d)| d),
     );
     if options.diagnostics_only {
-        // A file's persona exists exactly when its family resolved (what the merge below
-        // turns into an entry).
+        // Only the families with a prompt budget need their merge (the budget applies to the
+        // resolved persona); in every other family a file's persona exists exactly when its
+        // family resolved (what the merge below turns into an entry).
+        let budgeted = crate::tokens::budgeted_families(files, &resolution);
+        let (resolved, budgets) =
+            crate::tokens::resolve_with_budgets(files, &resolution, Some(&budgeted));
+        diagnostics.extend(budgets);
+        let exists = |v: usize| {
+            if budgeted[v] {
+                resolved[v].is_some()
+            } else {
+                resolution.ok[v]
+            }
+        };
         if let Some(default) = &options.default_persona
             && !files
                 .iter()
-                .zip(&resolution.ok)
-                .any(|(c, ok)| *ok && c.id.as_deref() == Some(default.as_str()))
+                .enumerate()
+                .any(|(v, c)| exists(v) && c.id.as_deref() == Some(default.as_str()))
         {
             diagnostics.push(default_missing(tree.root(), default));
         }
@@ -127,29 +139,28 @@ fn assemble_with(
             files: files.len(),
         };
     }
-    // Parents before children: each child is merged onto its parent's resolved persona.
-    let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; files.len()];
-    for &v in &resolution.order {
-        let c = &files[v];
-        // The persona `previous` resolved from the same file, if any.
-        let before = previous
-            .and_then(|p| p.entries.get(c.id.as_deref()?))
-            .filter(|e| same_path(&e.path, &c.path))
-            .map(|e| &e.persona);
-        resolved[v] = match (resolution.parent[v], c.file.as_ref()) {
-            // Without a parent, the persona is the file's own (stage 1 made it already).
-            (None, Some(_)) if before.is_some() && before.map(|b| &**b) == c.persona.as_ref() => {
-                before.cloned()
+    // Parents before children: each child merged onto its parent's resolved persona (through
+    // `resolve_one`); a persona over its token budget is left out, with its diagnostic.
+    let (mut resolved, budgets) = crate::tokens::resolve_with_budgets(files, &resolution, None);
+    diagnostics.extend(budgets);
+    if let Some(previous) = previous {
+        // A persona that resolves as `previous` resolved it from the same file keeps that
+        // `Arc` (and so its entry, whose revision need not be hashed again).
+        for (c, slot) in files.iter().zip(resolved.iter_mut()) {
+            let Some(persona) = slot.as_ref() else {
+                continue;
+            };
+            let before =
+                c.id.as_deref()
+                    .and_then(|id| previous.entries.get(id))
+                    .filter(|e| same_path(&e.path, &c.path));
+            if let Some(e) = before
+                && !Arc::ptr_eq(&e.persona, persona)
+                && *e.persona == **persona
+            {
+                *slot = Some(Arc::clone(&e.persona));
             }
-            (Some(p), Some(file)) => resolved[p]
-                .as_deref()
-                .and_then(|parent| resolve_one(file, Some(parent)))
-                .map(|persona| keep_equal(persona, before)),
-            (None, Some(file)) => {
-                resolve_one(file, None).map(|persona| keep_equal(persona, before))
-            }
-            (_, None) => None,
-        };
+        }
     }
     let mut entries = std::collections::BTreeMap::new();
     for (c, persona) in files.iter().zip(resolved) {
@@ -196,14 +207,6 @@ fn assemble_with(
 /// only a missed reuse).
 fn same_path(a: &Path, b: &Path) -> bool {
     a.as_os_str() == b.as_os_str()
-}
-
-/// `persona`, or the equal persona a previous assembly resolved (sharing it keeps its entry).
-fn keep_equal(persona: Persona, before: Option<&Arc<Persona>>) -> Arc<Persona> {
-    match before {
-        Some(b) if **b == persona => Arc::clone(b),
-        _ => Arc::new(persona),
-    }
 }
 
 /// The merge step of one file of a resolved family: the file merged onto its parent's

@@ -142,7 +142,17 @@ mod tests {
     fn model_keys_come_through_the_ref() {
         let mut keys = allowed_keys(&["model"]);
         keys.sort();
-        assert_eq!(keys, ["max_tokens", "temperature", "top_p"]);
+        assert_eq!(
+            keys,
+            [
+                "max_prompt_tokens",
+                "max_tokens",
+                "name",
+                "temperature",
+                "tokenizer",
+                "top_p"
+            ]
+        );
     }
 
     #[test]

@@ -281,6 +281,10 @@ fn variable_checks(
     }
     // Placeholders left for an ancestor: one entry per name (index into `links.pending`).
     let mut pending_names: HashMap<String, usize> = HashMap::new();
+    if instance.get("system_prompt").is_some() {
+        let span = doc.locate([Segment::Key("system_prompt")]).value;
+        links.prompt = Some(crate::tokens::Place::of(text, &span));
+    }
     for field in ["system_prompt", "greeting"] {
         let Some(value) = instance.get(field).and_then(Value::as_str) else {
             continue;

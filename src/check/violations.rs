@@ -214,6 +214,10 @@ fn translate(
             d.hint = Some("variable names are lowercase letters, digits and `_`, starting with a letter or `_`, at most 64 characters".to_owned());
             return Some(d);
         }
+        ValidationErrorKind::Enum { options } => {
+            let choices: Vec<String> = options.as_array().into_iter().flatten().map(ToString::to_string).collect();
+            (Code::SchemaInvalid, format!("`{name}` must be one of {}", choices.join(", ")), None, false)
+        }
         other => (Code::SchemaInvalid, format!("`{name}`: {}", other.keyword()), None, false),
     };
     let mut d = at_in(sink, path, text, doc, &v.path, code, on_key)?;

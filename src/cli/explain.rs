@@ -20,7 +20,7 @@ pub struct Args {
 enum Format {
     /// Aligned columns: field, file:line, own or inherited.
     Human,
-    /// One JSON document: `{"id", "chain": [...], "fields": [...]}`.
+    /// One JSON document: `{"id", "chain": [...], "fields": [...], "tokens": {...}}`.
     Json,
 }
 
@@ -72,7 +72,7 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                 }
                 writeln!(out, "{:width$}  {:pwidth$}  {how}", f.key, place)?;
             }
-            Ok(())
+            writeln!(out, "tokens: {}", super::tokens_line(&explanation.tokens))
         })?,
     }
     Ok(Outcome::Success)

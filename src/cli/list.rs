@@ -39,6 +39,8 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                         "id": e.id, "name": p.name, "description": p.description, "icon": p.icon,
                         "tags": p.tags, "hidden": p.hidden, "order": p.order,
                         "path": e.path.to_string_lossy(),
+                        "model": p.model.as_ref().and_then(|m| m.name.as_deref()),
+                        "tokens": personas::count_tokens(p),
                     })
                 })
                 .collect();
@@ -53,8 +55,17 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                 .max()
                 .unwrap_or(4)
                 .max(4);
-            writeln!(out, "{:width$}  {:name_width$}  DESCRIPTION", "ID", "NAME")?;
-            for e in &list {
+            let tokens: Vec<String> = list
+                .iter()
+                .map(|e| personas::count_tokens(&e.persona).system_prompt.to_string())
+                .collect();
+            let tokens_width = tokens.iter().map(String::len).max().unwrap_or(0).max(6);
+            writeln!(
+                out,
+                "{:width$}  {:name_width$}  {:>tokens_width$}  DESCRIPTION",
+                "ID", "NAME", "TOKENS"
+            )?;
+            for (e, tokens) in list.iter().zip(&tokens) {
                 let mut desc: String = e.persona.description.chars().take(70).collect();
                 if e.persona.description.chars().count() > 70 {
                     desc.push('…');
@@ -62,7 +73,7 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                 let hidden = if e.persona.hidden { " (hidden)" } else { "" };
                 writeln!(
                     out,
-                    "{:width$}  {:name_width$}  {desc}{hidden}",
+                    "{:width$}  {:name_width$}  {tokens:>tokens_width$}  {desc}{hidden}",
                     e.id, e.persona.name
                 )?;
             }

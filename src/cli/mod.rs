@@ -341,3 +341,15 @@ pub fn store_failure(e: personas::StoreError, show_source: bool) -> Failure {
         other => Failure::invalid(other.to_string()),
     }
 }
+
+/// A persona's token counts in one line, e.g. `812 in the system prompt, 14 in the greeting
+/// (o200k_base)`.
+pub fn tokens_line(t: &personas::TokenCounts) -> String {
+    match t.greeting {
+        Some(g) => format!(
+            "{} in the system prompt, {g} in the greeting ({})",
+            t.system_prompt, t.tokenizer
+        ),
+        None => format!("{} in the system prompt ({})", t.system_prompt, t.tokenizer),
+    }
+}

@@ -142,11 +142,7 @@ fn override_fields(p: &mut Persona, args: &Args) -> Result<(), Failure> {
         p.order = args.order;
     }
     if args.temperature.is_some() || args.top_p.is_some() || args.max_tokens.is_some() {
-        let model = p.model.get_or_insert(ModelSettings {
-            temperature: None,
-            top_p: None,
-            max_tokens: None,
-        });
+        let model = p.model.get_or_insert_with(ModelSettings::default);
         model.temperature = args.temperature.or(model.temperature);
         model.top_p = args.top_p.or(model.top_p);
         model.max_tokens = args.max_tokens.or(model.max_tokens);

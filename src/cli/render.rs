@@ -99,6 +99,9 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
             }
             Ok(())
         })?;
+        // On stderr, so that standard output is exactly the prompt.
+        let tokenizer = personas::tokenizer_of(&entry.persona);
+        eprintln!("tokens: {} ({tokenizer})", tokenizer.count(&prompt));
         return Ok(Outcome::Success);
     }
 

@@ -28,7 +28,7 @@ pub struct Args {
 enum Format {
     /// The resolved persona (inheritance applied) as a TOML persona file.
     Toml,
-    /// The persona as a JSON object, with its `id`.
+    /// The persona as a JSON object, with its `id` and `tokens`.
     Json,
 }
 
@@ -43,16 +43,20 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
         print(|out| out.write_all(text.as_bytes()))?;
         return Ok(Outcome::Success);
     }
+    let tokens = personas::count_tokens(&entry.persona);
     match args.format {
         Format::Toml => {
             let text = personas::render_new(&entry.persona, 0);
             print(|out| out.write_all(text.as_bytes()))?;
+            // On stderr, so that standard output stays a persona file.
+            eprintln!("tokens: {}", super::tokens_line(&tokens));
         }
         Format::Json => {
             let mut value =
                 serde_json::to_value(&*entry.persona).map_err(|e| Failure::new(e.to_string()))?;
             if let Some(map) = value.as_object_mut() {
                 map.insert("id".into(), entry.id.clone().into());
+                map.insert("tokens".into(), serde_json::json!(tokens));
             }
             print(|out| {
                 serde_json::to_writer_pretty(&mut *out, &value)?;

@@ -1,9 +1,12 @@
-//! Markdown agent files: YAML front matter (`name`, `description`, anything else) and a body
-//! that is the system prompt, as used by Claude Code subagents and VS Code custom agents.
+//! Markdown agent files: YAML front matter (`name`, `description`, `model`, anything else)
+//! and a body that is the system prompt, as used by Claude Code subagents and VS Code custom
+//! agents. The front matter's `model` is `[model] name` both ways; `inherit` (Claude Code: the
+//! caller's model) names no model, and is kept as written.
 //!
 //! Agent runtimes substitute nothing in the body, so every `{{` in it stays literal. Front-
-//! matter keys other than `name` and `description` are kept in `[extensions.agent_md]` (see
-//! [`super::keep`]); persona-only fields travel in a `personactl:` front-matter key.
+//! matter keys other than `name`, `description` and a mapped `model` are kept in
+//! `[extensions.agent_md]` (see [`super::keep`]); persona-only fields travel in a
+//! `personactl:` front-matter key.
 
 use serde_json::{Map, Number, Value};
 use yaml_rust2::yaml::Hash;
@@ -20,6 +23,20 @@ pub(super) const EXT: &str = "agent_md";
 const NAME_MAX: usize = 64;
 const DESCRIPTION_MAX: usize = 500;
 const PROMPT_MAX: usize = 32_768;
+/// The longest `[model] name`, in characters (the schema's limit).
+const MODEL_NAME_MAX: usize = 128;
+
+/// The model name a front-matter `model` value gives, if it names one: not blank, not
+/// `inherit`, within the name's length limit (trimmed; the original is kept when it differs).
+fn model_name_of(value: Option<&Value>) -> Option<String> {
+    let text = match value? {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    (!text.is_empty() && text != "inherit" && text.chars().count() <= MODEL_NAME_MAX)
+        .then_some(text)
+}
 
 /// `text` is the whole file; `first_line` is the file line its first character is on.
 pub(super) fn import(
@@ -91,13 +108,19 @@ pub(super) fn import(
     if let Some(Value::Object(saved)) = map.get("personactl") {
         restore_persona_only(&mut persona, saved);
     }
+    let model = model_name_of(map.get("model"));
+    if let Some(name) = &model {
+        persona.model.get_or_insert_with(Default::default).name = Some(name.clone());
+    }
     let mut kept = Kept::default();
     for (key, ours, original) in mapped(&persona, &map, rest) {
         let back = export_field(key, &ours);
         kept.mapped(key, &ours, original.as_ref(), &back);
     }
     for (key, value) in &map {
-        if !["name", "description", "personactl"].contains(&key.as_str()) {
+        let taken = ["name", "description", "personactl"].contains(&key.as_str())
+            || (key == "model" && model.is_some());
+        if !taken {
             kept.put(key, value);
         }
     }
@@ -111,13 +134,14 @@ pub(super) fn import(
     Ok(persona)
 }
 
-/// The mapped fields: key, the persona's value, the source's value.
+/// The mapped fields: key, the persona's value, the source's value. `model` is mapped only
+/// when the persona has a model name.
 fn mapped(
     persona: &Persona,
     front: &Map<String, Value>,
     body: &str,
 ) -> Vec<(&'static str, Value, Option<Value>)> {
-    vec![
+    let mut fields = vec![
         (
             "name",
             Value::String(persona.name.clone()),
@@ -133,7 +157,15 @@ fn mapped(
             Value::String(persona.system_prompt.clone()),
             Some(Value::String(body.to_owned())),
         ),
-    ]
+    ];
+    if let Some(name) = persona.model.as_ref().and_then(|m| m.name.as_ref()) {
+        fields.push((
+            "model",
+            Value::String(name.clone()),
+            front.get("model").cloned(),
+        ));
+    }
+    fields
 }
 
 fn export_field(key: &str, ours: &Value) -> Value {
@@ -175,12 +207,24 @@ pub(super) fn export(persona: &Persona) -> String {
             front.insert(Yaml::String(key.into()), to_yaml(&v));
         }
     }
+    let has_model = persona.model.as_ref().is_some_and(|m| m.name.is_some());
     for (k, v) in kept.entries() {
-        if !["name", "description", "body"].contains(&k.as_str()) {
+        // A kept `model` is the original of the mapped one (written above when the persona
+        // still names a model; dropped with the name), unless it never named a model
+        // (`inherit`), which is written back as it was.
+        let mapped_model = k == "model" && (has_model || kept.derived.contains_key("model"));
+        if !["name", "description", "body"].contains(&k.as_str()) && !mapped_model {
             front.insert(Yaml::String(k), to_yaml(&v));
         }
     }
     let mut extra = persona_only(persona, &[EXT]);
+    // The model name travels as the front matter's `model`, not twice.
+    if let Some(Value::Object(settings)) = extra.get_mut("model") {
+        settings.remove("name");
+        if settings.is_empty() {
+            extra.remove("model");
+        }
+    }
     // Tags and a greeting have no place in an agent file either: keep them with the rest.
     if !persona.tags.is_empty() {
         extra.insert("tags".into(), serde_json::json!(persona.tags));

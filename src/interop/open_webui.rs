@@ -4,8 +4,10 @@
 //! Open WebUI ↔ persona: `name`; `params.system` ↔ `system_prompt`; `params.temperature`,
 //! `params.top_p`, `params.max_tokens` ↔ `[model]`; `meta.description` ↔ `description`;
 //! `meta.profile_image_url` ↔ `icon`; `meta.suggestion_prompts[].content` ↔ `starters`;
-//! `meta.tags[].name` ↔ `tags`; `base_model_id` ↔ the model name (see [`MODEL_NAME_KEY`]).
-//! The id becomes the persona id. Everything else is kept in `[extensions.open_webui]`.
+//! `meta.tags[].name` ↔ `tags`; `base_model_id` ↔ `[model] name` (see [`MODEL_NAME_KEY`]).
+//! The id becomes the persona id. Everything else is kept in `[extensions.open_webui]`, and
+//! the persona's other settings (`[model] tokenizer`, `max_prompt_tokens`, …) travel in
+//! `meta.personactl`.
 
 use serde_json::{Map, Value, json};
 
@@ -17,24 +19,36 @@ use crate::persona::{ModelSettings, Persona};
 /// The key in `[extensions]` that holds what the persona has no place for.
 pub(super) const EXT: &str = "open_webui";
 
-/// Where the model name (`base_model_id`) lives until personas have a `[model] name`:
-/// `[extensions.open_webui] base_model_id`. THE ONE PLACE TO SWITCH to `model.name` when
-/// that field exists (see [`model_name`] and [`set_model_name`]).
+/// Open WebUI's field for the model a preset runs on: `[model] name`, both ways. Personas
+/// imported before `[model] name` existed hold it as `[extensions.open_webui] base_model_id`,
+/// which [`model_name`] still reads.
 pub(super) const MODEL_NAME_KEY: &str = "base_model_id";
 
-/// The persona's model name, if it has one.
+/// The longest `[model] name`, in characters (the schema's limit).
+const MODEL_NAME_MAX: usize = 128;
+
+/// The persona's model name, if it has one: `[model] name`, else the one an older import
+/// kept in the extension point.
 pub(super) fn model_name(persona: &Persona) -> Option<String> {
     persona
-        .extensions
-        .get(EXT)
-        .and_then(|e| e.get(MODEL_NAME_KEY))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+        .model
+        .as_ref()
+        .and_then(|m| m.name.clone())
+        .or_else(|| {
+            persona
+                .extensions
+                .get(EXT)
+                .and_then(|e| e.get(MODEL_NAME_KEY))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
 }
 
-fn set_model_name(persona: &mut Persona, head: &mut Map<String, Value>, name: &str) {
-    let _ = persona;
-    head.insert(MODEL_NAME_KEY.into(), Value::String(name.to_owned()));
+/// The model name a preset's `base_model_id` gives: a string within the name's limits
+/// (`null`, blank or too long names none; the original is kept in the extension point).
+fn model_name_of(value: Option<&Value>) -> Option<String> {
+    let name = value?.as_str()?;
+    (!name.trim().is_empty() && name.chars().count() <= MODEL_NAME_MAX).then(|| name.to_owned())
 }
 
 /// Whether a JSON value looks like an Open WebUI model preset.
@@ -57,6 +71,7 @@ fn mapped(persona: &Persona) -> Vec<(&'static str, Value)> {
         ("params.temperature", json!(model.temperature)),
         ("params.top_p", json!(model.top_p)),
         ("params.max_tokens", json!(model.max_tokens)),
+        (MODEL_NAME_KEY, json!(model.name)),
         (
             "meta.description",
             Value::String(persona.description.clone()),
@@ -178,10 +193,9 @@ pub(super) fn import(
             .and_then(Value::as_u64)
             .filter(|t| (1..=1_000_000).contains(t))
             .and_then(|t| u32::try_from(t).ok()),
+        name: model_name_of(model.get(MODEL_NAME_KEY)),
+        ..ModelSettings::default()
     };
-    if settings != ModelSettings::default() {
-        persona.model = Some(settings);
-    }
     let mut starters: Vec<String> = Vec::new();
     for s in get(model, "meta.suggestion_prompts")
         .and_then(Value::as_array)
@@ -217,6 +231,16 @@ pub(super) fn import(
     if let Some(Value::Object(saved)) = get(model, "meta.personactl") {
         restore_persona_only(&mut persona, saved);
     }
+    // The mapped settings come from the preset; `meta.personactl` holds only the others.
+    let restored = persona.model.take().unwrap_or_default();
+    let settings = ModelSettings {
+        tokenizer: restored.tokenizer,
+        max_prompt_tokens: restored.max_prompt_tokens,
+        ..settings
+    };
+    if settings != ModelSettings::default() {
+        persona.model = Some(settings);
+    }
 
     let mut kept = Kept::default();
     let mut rest = model.clone();
@@ -231,13 +255,10 @@ pub(super) fn import(
         }
         remove(&mut rest, path);
     }
-    let mut head = Map::new();
-    if let Some(base) = model.get("base_model_id").and_then(Value::as_str) {
-        set_model_name(&mut persona, &mut head, base);
-    }
-    remove(&mut rest, "base_model_id");
     kept.put("model", &rest);
-    persona.extensions.insert(EXT.into(), kept.into_value(head));
+    persona
+        .extensions
+        .insert(EXT.into(), kept.into_value(Map::new()));
     Ok((id, persona))
 }
 
@@ -262,13 +283,25 @@ pub(super) fn export(id: &str, persona: &Persona) -> Value {
             }
         }
     }
-    if let Some(base) = model_name(persona) {
-        set(&mut model, "base_model_id", Value::String(base));
+    let legacy = persona
+        .extensions
+        .get(EXT)
+        .and_then(|e| e.get(MODEL_NAME_KEY));
+    if let (None, Some(base)) = (persona.model.as_ref().and_then(|m| m.name.as_ref()), legacy) {
+        set(&mut model, MODEL_NAME_KEY, base.clone());
     }
     let mut extra = persona_only(persona, &[EXT]);
     // Mapped above: not repeated in the extension point.
-    for key in ["icon", "starters", "model"] {
+    for key in ["icon", "starters"] {
         extra.remove(key);
+    }
+    if let Some(Value::Object(settings)) = extra.get_mut("model") {
+        for key in ["temperature", "top_p", "max_tokens", "name"] {
+            settings.remove(key);
+        }
+        if settings.is_empty() {
+            extra.remove("model");
+        }
     }
     if !extra.is_empty() {
         set(&mut model, "meta.personactl", Value::Object(extra));

@@ -122,7 +122,15 @@ fn rendered_prompt(ws: &Workspace, path: &Path) -> String {
         out.push_str("…\n");
     }
     out.push_str("```");
-    // The prompt's token count goes here once token counting exists (a `tokens` module):
-    // count `rendered`, the text the model receives, not the file's text.
+    // The count `list`, `show` and the HTTP API give (variables at their defaults, the date
+    // fixed), so that the editor and CI agree on a budget.
+    let counts = crate::tokens::count_tokens(persona);
+    out.push_str(&format!(
+        "\n\n**Tokens**: {} ({})",
+        counts.system_prompt, counts.tokenizer
+    ));
+    if let Some(max) = persona.model.as_ref().and_then(|m| m.max_prompt_tokens) {
+        out.push_str(&format!(" of a budget of {max}"));
+    }
     out
 }

@@ -59,6 +59,8 @@ pub struct Explanation {
     pub chain: Vec<Ancestor>,
     /// The fields, in the persona's key order.
     pub fields: Vec<Origin>,
+    /// What the rendered system prompt and greeting cost, in tokens.
+    pub tokens: crate::tokens::TokenCounts,
 }
 
 struct Link {
@@ -138,6 +140,7 @@ pub fn explain(catalog: &Catalog, id: &str) -> Option<Explanation> {
         }
     }
     Some(Explanation {
+        tokens: crate::tokens::count_tokens(&entry.persona),
         id: entry.id.clone(),
         chain: links
             .iter()

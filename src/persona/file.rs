@@ -238,6 +238,11 @@ impl PersonaFile {
             merged.temperature = m.temperature.or(merged.temperature);
             merged.top_p = m.top_p.or(merged.top_p);
             merged.max_tokens = m.max_tokens.or(merged.max_tokens);
+            if m.name.is_some() {
+                merged.name.clone_from(&m.name);
+            }
+            merged.tokenizer = m.tokenizer.or(merged.tokenizer);
+            merged.max_prompt_tokens = m.max_prompt_tokens.or(merged.max_prompt_tokens);
             p.model = Some(merged);
         }
         for (k, v) in &self.vars {

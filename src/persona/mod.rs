@@ -114,6 +114,25 @@ pub struct ModelSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1_000_000))]
     pub max_tokens: Option<u32>,
+
+    /// The model a chat tool should use for this persona: a free-form id such as
+    /// `gpt-4o-mini`. 1–128 characters, not blank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"\S"))]
+    pub name: Option<String>,
+
+    /// The tokenizer that counts this persona's tokens: `o200k_base` or `cl100k_base`. When
+    /// absent, the one `name` implies (`gpt-4` and `gpt-3.5` models use `cl100k_base`),
+    /// else `o200k_base`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::tokens::tokenizer_schema")]
+    pub tokenizer: Option<crate::tokens::Tokenizer>,
+
+    /// A budget: the most tokens the rendered system prompt may have (variables at their
+    /// defaults), from 1 to 1,000,000. A prompt over it is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_prompt_tokens: Option<u32>,
 }
 
 impl Persona {

@@ -20,6 +20,7 @@ use crate::load::{outside_link, read_source};
 use crate::persona_file::PersonaFile;
 use crate::resolve::{Node, resolve};
 use crate::snapshot::Snapshot;
+use crate::tokens;
 use crate::validate::{CheckedFile, check_file, check_text, cross_file_diagnostics_in};
 
 /// One persona file as last read.
@@ -425,6 +426,41 @@ impl ReloadState {
                 })
                 .collect::<Vec<_>>(),
         );
+        // Prompt budgets of the families resolved anew, merged and counted as a full check
+        // does (a base edit can push a child over its budget): only when one of them has one.
+        let file_of = |c: &CheckedFile| -> Option<PersonaFile> {
+            match &c.file {
+                Some(f) => Some(f.clone()),
+                None if !is_changed(&c.path) => self.records.get(&c.path)?.file.as_deref().cloned(),
+                None => None,
+            }
+        };
+        let has_budget = |f: &PersonaFile| {
+            f.model
+                .as_ref()
+                .is_some_and(|m| m.max_prompt_tokens.is_some())
+        };
+        let declares = |c: &CheckedFile| match &c.file {
+            Some(f) => has_budget(f),
+            None => self
+                .records
+                .get(&c.path)
+                .and_then(|r| r.file.as_deref())
+                .is_some_and(has_budget),
+        };
+        if nodes.iter().any(|c| declares(c)) {
+            let with_files: Vec<CheckedFile> = nodes
+                .iter()
+                .map(|c| {
+                    let mut c = (*c).clone();
+                    c.file = file_of(&c);
+                    c
+                })
+                .collect();
+            let budgeted = tokens::budgeted_families(&with_files, &family);
+            let (_, budgets) = tokens::resolve_with_budgets(&with_files, &family, Some(&budgeted));
+            after.extend(budgets.into_iter().filter(Diagnostic::is_error));
+        }
         let resolved_anew: BTreeSet<&Path> = nodes.iter().map(|c| c.path.as_path()).collect();
         after.extend(
             self.family
@@ -570,6 +606,7 @@ impl ReloadState {
         let resolved_paths: Vec<PathBuf> =
             records.iter().map(|r| r.skeleton.path.clone()).collect();
         let mut current: Vec<Option<Arc<Entry>>> = vec![None; records.len()];
+        let mut over_budget = vec![false; records.len()];
         let mut updates: Vec<(usize, Option<Arc<Entry>>, Arc<Entry>)> = Vec::new();
         for &v in &resolution.order {
             let r = records[v];
@@ -587,7 +624,44 @@ impl ReloadState {
                 continue;
             };
             let persona = resolve_one(file, parent.as_deref().map(|p| &*p.persona));
-            let Some(persona) = persona else { continue };
+            let Some(persona) = persona else {
+                if let Some(p) = resolution.parent[v].filter(|&p| over_budget[p]) {
+                    let path = &r.skeleton.path;
+                    let d = tokens::parent_over_budget(
+                        path,
+                        &r.skeleton.links,
+                        &records[p].skeleton.path,
+                    );
+                    family.entry(path.clone()).or_default().push(d);
+                    over_budget[v] = true;
+                }
+                continue;
+            };
+            let prompt_from = || {
+                let mut up = resolution.parent[v];
+                while let Some(p) = up {
+                    if records[p]
+                        .file
+                        .as_ref()
+                        .is_some_and(|f| f.system_prompt.is_some())
+                    {
+                        return records[p].id.as_deref().map(str::to_owned);
+                    }
+                    up = resolution.parent[p];
+                }
+                None
+            };
+            if let Some(d) = tokens::budget_diagnostic(
+                &r.skeleton.path,
+                &r.skeleton.links,
+                &persona,
+                prompt_from,
+            ) {
+                // Over its budget: the last good version stays live.
+                family.entry(r.skeleton.path.clone()).or_default().push(d);
+                over_budget[v] = true;
+                continue;
+            }
             let entry = match &r.last_good {
                 Some(old) if *old.persona == persona && old.path == r.skeleton.path => {
                     Arc::clone(old)

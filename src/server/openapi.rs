@@ -17,6 +17,14 @@ pub fn openapi_document() -> Value {
         "PersonaOut".into(),
         with_extra(&persona, &["id", "revision"], Some(true)),
     );
+    let mut detail = with_extra(&persona, &["id", "revision", "tokens"], Some(true));
+    if let Some(Value::Object(props)) = detail.get_mut("properties") {
+        props.insert(
+            "tokens".into(),
+            json!({"$ref": "#/components/schemas/TokenCounts", "description": "What the rendered system prompt and greeting cost, in tokens (variables at their defaults)."}),
+        );
+    }
+    schemas.insert("PersonaDetail".into(), detail);
     schemas.insert("NewPersona".into(), with_extra(&persona, &["id"], None));
     schemas.insert(
         "PersonaReplace".into(),
@@ -31,6 +39,7 @@ pub fn openapi_document() -> Value {
         generator.subschema_for::<crate::diagnostic::Diagnostic>(),
         generator.subschema_for::<crate::sessions::ResolutionView<'static>>(),
         generator.subschema_for::<super::Health>(),
+        generator.subschema_for::<crate::tokens::TokenCounts>(),
     ] {
         debug_assert!(
             schema.get("$ref").is_some(),
@@ -89,7 +98,7 @@ pub fn openapi_document() -> Value {
             },
             "/api/personas/{id}": {
                 "parameters": [id],
-                "get": {"operationId": "getPersona", "summary": "One persona, as the registry serves it", "responses": {"200": body("The persona", "PersonaOut"), "404": error("No such persona")}},
+                "get": {"operationId": "getPersona", "summary": "One persona, as the registry serves it", "responses": {"200": body("The persona, with its token counts", "PersonaDetail"), "404": error("No such persona")}},
                 "put": write_op("replacePersona", "Replace a persona (the file is edited in place; comments stay)", "PersonaReplace", "200", "Replaced", &["400", "401", "403", "404", "409", "413", "422"]),
                 "patch": write_op("patchPersona", "Change some keys (JSON merge patch; null removes a key)", "PersonaPatch", "200", "Patched", &["400", "401", "403", "404", "409", "413", "422"]),
                 "delete": {"operationId": "deletePersona", "summary": "Delete a persona file", "security": security(), "responses": responses_with(json!({"204": {"description": "Deleted"}}), &["401", "403", "404", "409"])}

@@ -52,7 +52,13 @@ pub(super) async fn get_one(
     let entry = snapshot
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("no persona `{id}`")))?;
-    Ok(Json(persona_json(entry)).into_response())
+    let mut body = persona_json(entry);
+    if let Value::Object(map) = &mut body {
+        // Counted on request: loads and other lookups never pay for it.
+        let tokens = crate::tokens::count_tokens(&entry.persona);
+        map.insert("tokens".into(), serde_json::json!(tokens));
+    }
+    Ok(Json(body).into_response())
 }
 
 pub(super) async fn create(
@@ -126,6 +132,8 @@ async fn change(
     let id = path_id(id)?;
     let mut fields = body_object(body)?;
     check_body_id(&mut fields, &id)?;
+    // Output only: a persona as GET gave it (with its counts) can be sent back.
+    fields.remove("tokens");
     // The precondition is checked by the store under its lock, with the write: of several
     // writers holding one revision, exactly one wins.
     let revision = match fields.remove("revision") {

@@ -682,6 +682,7 @@ mod tests {
             temperature: Some(0.5),
             top_p: Some(0.5),
             max_tokens: Some(10),
+            ..ModelSettings::default()
         });
         full.vars.insert("v".into(), "1".into());
         full.extensions
