@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
-use crate::load::{read_source, walk};
+use crate::load::walk;
 
 /// Where one file's text comes from.
 #[derive(Debug, Clone)]
@@ -123,11 +123,11 @@ impl Tree {
         })
     }
 
-    /// The text of `path`, or the diagnostic that says why it cannot be used.
-    pub(crate) fn text(&self, path: &Path) -> Result<Arc<str>, Box<Diagnostic>> {
+    /// The text given for `path` (an overlay), if any.
+    pub(crate) fn given(&self, path: &Path) -> Option<&Arc<str>> {
         match self.files.get(path) {
-            Some(Input::Text(t)) => Ok(Arc::clone(t)),
-            _ => read_source(path).map(Arc::from),
+            Some(Input::Text(t)) => Some(t),
+            _ => None,
         }
     }
 }

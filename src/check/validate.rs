@@ -112,6 +112,12 @@ pub fn check_file(path: &Path) -> CheckedFile {
 /// Checks persona source `text` as if it were the file at `path` (the path gives the id).
 #[must_use]
 pub fn check_text(path: &Path, text: &str) -> CheckedFile {
+    check_text_with(path, text, true)
+}
+
+/// [`check_text`]; without `persona` (`None`: a copy of the file's content that only the
+/// caller of a single file needs, never the checks across files) unless `with_persona`.
+pub(crate) fn check_text_with(path: &Path, text: &str, with_persona: bool) -> CheckedFile {
     let mut checked = CheckedFile {
         path: path.to_path_buf(),
         id: stem_id(path),
@@ -217,7 +223,9 @@ pub fn check_text(path: &Path, text: &str) -> CheckedFile {
     if schema_ok {
         match serde_path_to_error::deserialize::<_, PersonaFile>(&instance) {
             Ok(file) => {
-                checked.persona = file.standalone();
+                if with_persona {
+                    checked.persona = file.standalone();
+                }
                 checked.file = Some(file);
             }
             Err(e) => sink.push(type_diagnostic(path, text, &doc, &e)),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::check::{Options, Tree, assemble, check_files, new_errors};
+use crate::check::{Options, Tree, assemble, new_errors};
 use crate::defaults::DEFAULT_PERSONA_ID;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
@@ -779,7 +779,8 @@ impl Store {
             default_persona: self.default_persona.clone(),
             diagnostics_only: true,
         };
-        let files = check_files(&tree);
+        // Only the verdict is wanted (the revision precondition needs no standalone personas).
+        let files = crate::check::check_files_lean(&tree);
         let before = assemble(
             &tree,
             &files,
