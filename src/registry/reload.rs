@@ -339,7 +339,7 @@ impl ReloadState {
             if changed.len() > 8 {
                 changed_set.contains(p)
             } else {
-                changed.iter().any(|c| c == p)
+                changed.iter().any(|c| same_file(c, p))
             }
         };
         // The rules across files judge by names (ids, aliases) and where they are written:
@@ -775,6 +775,16 @@ impl ReloadState {
         errors.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
         self.errors = Arc::new(errors);
     }
+}
+
+/// `a == b` for paths, fast when they differ in their last component (the rule for files of
+/// one directory): comparing a `Path` walks its components, comparing bytes does not.
+fn same_file(a: &Path, b: &Path) -> bool {
+    fn last(p: &Path) -> &[u8] {
+        let bytes = p.as_os_str().as_encoded_bytes();
+        bytes.rsplit(|&c| c == b'/').next().unwrap_or(bytes)
+    }
+    a.as_os_str() == b.as_os_str() || (last(a) == last(b) && a == b)
 }
 
 /// Reads one candidate path: gone, unchanged since `prev` (the hash last read, when the file
