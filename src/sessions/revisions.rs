@@ -136,22 +136,9 @@ pub(crate) fn problems(path: &Path) -> Result<Option<Vec<Problem>>, SessionError
                 "this line is not a valid revisions record (a torn write, or a hand edit)"
                     .to_owned(),
             ),
-            Some((rev, Some((from, to)))) => verify(&rev, &line[from..to])
+            Some((rev, span)) => check_record(&rev, line, span)
                 .err()
                 .map(|why| format!("stored revision `{rev}`: {why}; it is never served")),
-            Some((rev, None)) => {
-                #[derive(serde::Deserialize)]
-                struct Raw {
-                    persona: serde_json::Value,
-                }
-                serde_json::from_slice::<Raw>(line)
-                    .map_err(|_| "its record is not valid JSON")
-                    .and_then(|raw| {
-                        verify(&rev, &serde_json::to_vec(&raw.persona).unwrap_or_default())
-                    })
-                    .err()
-                    .map(|why| format!("stored revision `{rev}`: {why}; it is never served"))
-            }
         };
         if let Some(message) = reason {
             out.push(Problem {
@@ -170,6 +157,28 @@ pub(crate) fn problems(path: &Path) -> Result<Option<Vec<Problem>>, SessionError
         });
     }
     Ok(Some(out))
+}
+
+/// The persona of a record `line` for `rev` (`span`: where its JSON is, as [`parse_line`]
+/// found it, or `None` for a record of another JSON shape), checked against its revision.
+/// Serving a pinned persona and `validate --sessions` judge a record by this.
+fn check_record(
+    rev: &str,
+    line: &[u8],
+    span: Option<(usize, usize)>,
+) -> Result<Persona, &'static str> {
+    match span {
+        Some((start, end)) => verify(rev, &line[start..end]),
+        None => {
+            #[derive(serde::Deserialize)]
+            struct Raw {
+                persona: serde_json::Value,
+            }
+            serde_json::from_slice::<Raw>(line)
+                .map_err(|_| "its record is not valid JSON")
+                .and_then(|raw| verify(rev, &serde_json::to_vec(&raw.persona).unwrap_or_default()))
+        }
+    }
 }
 
 /// The revision a line holds and where its persona's JSON is within it; `None` for a line
@@ -403,18 +412,7 @@ impl RevisionFile {
             read_full_at(&r.file, &mut buf, slot.offset).map_err(SessionError::io(&self.path))?;
         buf.truncate(n);
         let checked = match parse_line(&buf) {
-            Some((_, Some((start, end)))) => verify(rev, &buf[start..end]),
-            Some((_, None)) => {
-                #[derive(serde::Deserialize)]
-                struct Raw {
-                    persona: serde_json::Value,
-                }
-                serde_json::from_slice::<Raw>(&buf)
-                    .map_err(|_| "its record is not valid JSON")
-                    .and_then(|raw| {
-                        verify(rev, &serde_json::to_vec(&raw.persona).unwrap_or_default())
-                    })
-            }
+            Some((_, span)) => check_record(rev, &buf, span),
             None => Err("its record cannot be read"),
         };
         match checked {
