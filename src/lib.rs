@@ -62,8 +62,11 @@
 //!   [`Catalog`] (`catalog`).
 //! - `persona`: the format's types ([`Persona`], [`PersonaFile`] and its inheritance rules),
 //!   prompt variables and rendering ([`Vars`]), the shipped defaults, [`explain`].
-//! - `registry`: the hot-reloading [`Registry`], its immutable [`Snapshot`]s, the
-//!   incremental reload, file watching and its [`Event`]s.
+//! - `registry`: the hot-reloading [`Registry`], its immutable [`Snapshot`]s (their maps in
+//!   shards that generations share), the incremental reload, file watching and its
+//!   [`Event`]s.
+//! - `tokens`: token counts identical to tiktoken's (`o200k_base`, `cl100k_base`), with a
+//!   hand-written pre-tokenizer for ASCII text, and the prompt budget rule.
 //! - `report`: the human, JSON, GitHub and SARIF renderings of diagnostics.
 //! - `store`: validated, atomic, comment-preserving writes of persona files ([`Store`]).
 //! - `sessions`: the sessions index (a file or PostgreSQL) behind [`SessionStore`].

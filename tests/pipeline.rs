@@ -519,3 +519,68 @@ fn a_base_edit_that_pushes_a_child_over_its_budget_gets_one_verdict_from_disk_an
         "the registry-backed store must agree: {live:?}"
     );
 }
+
+#[test]
+fn the_child_of_a_parent_over_its_budget_is_left_out_by_validate_and_the_registry_alike() {
+    use personas::Registry;
+    let (_tmp, dir) = init();
+    let long = "Answer every question at great length with many examples. ".repeat(8);
+    fs::write(
+        dir.join("base.toml"),
+        format!(
+            "name = \"Base\"\ndescription = \"d\"\nicon = \"🧱\"\nsystem_prompt = {long:?}\n\n[model]\nmax_prompt_tokens = 20\n"
+        ),
+    )
+    .expect("write");
+    // Complete on its own (its own prompt, under the budget it inherits): still left out,
+    // because its parent is.
+    fs::write(
+        dir.join("child.toml"),
+        "extends = \"base\"\nname = \"Child\"\ndescription = \"c\"\nicon = \"🌱\"\nsystem_prompt = \"Be kind.\"\n",
+    )
+    .expect("write");
+    let (code, json) = validate_json(&dir, &[]);
+    assert_eq!(code, Some(1), "{json}");
+    let mut from_validate: Vec<(String, String)> = json["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| {
+            let file = Path::new(d["path"].as_str().expect("path"));
+            let name = file
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            (name, d["code"].as_str().expect("code").to_owned())
+        })
+        .collect();
+    from_validate.sort();
+    assert_eq!(
+        from_validate,
+        [
+            ("base.toml".to_owned(), "budget.prompt-tokens".to_owned()),
+            ("child.toml".to_owned(), "extends.invalid-parent".to_owned()),
+        ]
+    );
+    let registry = Registry::open(&dir).expect("open");
+    let mut from_registry: Vec<(String, String)> = registry
+        .status()
+        .errors
+        .iter()
+        .map(|d| {
+            let name = d
+                .path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            (name, d.code.as_str().to_owned())
+        })
+        .collect();
+    from_registry.sort();
+    assert_eq!(from_registry, from_validate);
+    let snapshot = registry.snapshot();
+    assert!(snapshot.get("base").is_none() && snapshot.get("child").is_none());
+}

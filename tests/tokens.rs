@@ -4,9 +4,7 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use personas::{Catalog, Registry, Tokenizer, count_tokens};
 use proptest::prelude::*;
@@ -553,63 +551,6 @@ fn counts_show_in_list_show_render_and_explain() {
     assert!(human.stdout.contains("tokens: "), "{}", human.stdout);
 }
 
-/// A real `personactl serve` on 127.0.0.1:0; killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(dir: &Path, sessions: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_personactl"))
-            .arg("--dir")
-            .arg(dir)
-            .arg("--sessions")
-            .arg(sessions)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .env_remove("PERSONAS_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .expect("a first line");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("`listening on URL`")
-            .to_owned();
-        Server { child, base }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        let url = format!("{}{path}", self.base);
-        let response = match (method, body) {
-            ("GET", _) => agent.get(&url).call(),
-            ("PATCH", Some(b)) => agent.patch(&url).content_type("application/json").send(b),
-            ("PUT", Some(b)) => agent.put(&url).content_type("application/json").send(b),
-            other => panic!("unsupported call {other:?}"),
-        }
-        .expect("the server answers");
-        let status = response.status().as_u16();
-        let text = response.into_body().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn http_shows_counts_and_refuses_an_over_budget_write() {
     let t = TempTree::new().file(
@@ -620,8 +561,14 @@ fn http_shows_counts_and_refuses_an_over_budget_write() {
             "[model]\nname = \"gpt-4o\"\nmax_prompt_tokens = 100\n",
         ),
     );
-    let s = Server::start(&t.path("p"), &t.path("sessions.jsonl"));
-    let (status, body) = s.call("GET", "/api/personas/coach", None);
+    let s = util::Server::spawn(
+        personactl()
+            .personas(t.path("p"))
+            .arg("--sessions")
+            .arg(t.path("sessions.jsonl"))
+            .args(["serve", "--addr", "127.0.0.1:0"]),
+    );
+    let (status, body) = s.call("GET", "/api/personas/coach", None, None);
     assert_eq!(status, 200);
     assert_eq!(
         body["tokens"],
@@ -631,9 +578,9 @@ fn http_shows_counts_and_refuses_an_over_budget_write() {
     // What GET gave can be sent back: `tokens` is output only.
     let mut shown = body.clone();
     shown["description"] = json!("Changed.");
-    let (status, back) = s.call("PUT", "/api/personas/coach", Some(&shown.to_string()));
+    let (status, back) = s.call("PUT", "/api/personas/coach", Some(&shown.to_string()), None);
     assert_eq!(status, 200, "{back}");
-    let (_, list) = s.call("GET", "/api/personas", None);
+    let (_, list) = s.call("GET", "/api/personas", None, None);
     assert!(
         list[0].get("tokens").is_none(),
         "listing pays nothing for counts"
@@ -641,7 +588,7 @@ fn http_shows_counts_and_refuses_an_over_budget_write() {
 
     let before = std::fs::read_to_string(t.path("p/coach.toml")).unwrap();
     let patch = json!({"system_prompt": words(150)}).to_string();
-    let (status, body) = s.call("PATCH", "/api/personas/coach", Some(&patch));
+    let (status, body) = s.call("PATCH", "/api/personas/coach", Some(&patch), None);
     assert_eq!(status, 422, "{body}");
     assert_eq!(
         body["diagnostics"][0]["code"], "budget.prompt-tokens",
@@ -652,7 +599,7 @@ fn http_shows_counts_and_refuses_an_over_budget_write() {
         before
     );
 
-    let (_, doc) = s.call("GET", "/api/openapi.json", None);
+    let (_, doc) = s.call("GET", "/api/openapi.json", None, None);
     assert!(
         doc["components"]["schemas"]["TokenCounts"]["properties"]["tokenizer"].is_object(),
         "the OpenAPI document describes `tokens`"

@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::diagnostic::{Code, Diagnostic, Related, Snippet};
 
 /// What resolution needs to know of one file, kept by its check.
@@ -73,11 +75,56 @@ enum State {
     Done(bool),
 }
 
+/// Fewer nodes than this in one level are stepped on the calling thread: handing them to
+/// other cores would cost more than the work (an incremental reload touches a few files).
+const PARALLEL_LEVEL: usize = 16;
+
+impl Families {
+    /// Runs `step` on every resolved node, parents before children: the roots first, then
+    /// their children, and so on, the nodes of one level on all cores. `step(v, parent)`
+    /// gets the output of `v`'s parent (`None` when `v` has none, or when its parent's step
+    /// gave `None`) and gives `v`'s; nodes that did not resolve stay `None`. Merging a family
+    /// and checking each merged persona's budget both go through it, so that the expensive
+    /// part of each node (counting tokens, hashing a revision) runs in parallel while every
+    /// child still sees its parent's final outcome.
+    pub(crate) fn by_levels<T, F>(&self, step: F) -> Vec<Option<T>>
+    where
+        T: Send + Sync,
+        F: Fn(usize, Option<&T>) -> Option<T> + Sync,
+    {
+        let n = self.parent.len();
+        let mut depth = vec![0usize; n];
+        let mut levels: Vec<Vec<usize>> = Vec::new();
+        for &v in &self.order {
+            let d = self.parent[v].map_or(0, |p| depth[p] + 1);
+            depth[v] = d;
+            if levels.len() <= d {
+                levels.resize_with(d + 1, Vec::new);
+            }
+            levels[d].push(v);
+        }
+        let mut out: Vec<Option<T>> = std::iter::repeat_with(|| None).take(n).collect();
+        for level in &levels {
+            let run = |v: usize| (v, step(v, self.parent[v].and_then(|p| out[p].as_ref())));
+            let results: Vec<(usize, Option<T>)> = if level.len() < PARALLEL_LEVEL {
+                level.iter().map(|&v| run(v)).collect()
+            } else {
+                level.par_iter().map(|&v| run(v)).collect()
+            };
+            for (v, r) in results {
+                out[v] = r;
+            }
+        }
+        out
+    }
+}
+
 /// Resolves every node. Nodes are in load order: when two files define one id, the first
 /// that resolves is the parent of that id's children.
 pub(crate) fn resolve(nodes: &[Node<'_>]) -> Families {
     let n = nodes.len();
-    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_id: HashMap<&str, Vec<usize>, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(n, foldhash::fast::RandomState::default());
     for (i, node) in nodes.iter().enumerate() {
         if let Some(id) = node.id {
             by_id.entry(id).or_default().push(i);

@@ -181,7 +181,7 @@ pub(crate) fn walk(root: &Path) -> Result<(Vec<PathBuf>, Vec<Diagnostic>), Error
             files.push(entry.into_path());
         }
     }
-    files.sort();
+    files.sort_unstable_by(|a, b| crate::check::path_order(a, b));
     Ok((files, problems))
 }
 
@@ -228,6 +228,13 @@ pub(crate) fn entry_problem(path: &Path) -> Option<Diagnostic> {
 /// leading outside the personas directory `root`: such files are never read. `None` when the
 /// file may be read.
 pub(crate) fn outside_link(root: &Path, path: &Path) -> Option<Diagnostic> {
+    // A file right in the directory that is no link cannot lead outside it: one `lstat`
+    // instead of resolving both paths (a registry's load asks this of every file).
+    if path.parent() == Some(root)
+        && std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_symlink())
+    {
+        return None;
+    }
     let canonical_root = root.canonicalize().ok()?;
     let target = path.canonicalize().ok()?;
     (!target.starts_with(&canonical_root)).then(|| outside(path))

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 pub use tree::Tree;
+pub(crate) use tree::path_order;
 
 use crate::catalog::{Catalog, Entry, revision};
 use crate::diagnostic::{Code, Diagnostic};

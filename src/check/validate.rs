@@ -226,6 +226,12 @@ pub(crate) fn check_text_with(path: &Path, text: &str, with_persona: bool) -> Ch
                 if with_persona {
                     checked.persona = file.standalone();
                 }
+                if let Some(model) = &file.model
+                    && model.max_prompt_tokens.is_some()
+                {
+                    // A budget will be counted: have the encoder built meanwhile.
+                    crate::tokens::prefetch(crate::tokens::tokenizer_of_settings(model));
+                }
                 checked.file = Some(file);
             }
             Err(e) => sink.push(type_diagnostic(path, text, &doc, &e)),
@@ -289,7 +295,10 @@ fn variable_checks(
     }
     // Placeholders left for an ancestor: one entry per name (index into `links.pending`).
     let mut pending_names: HashMap<String, usize> = HashMap::new();
-    if instance.get("system_prompt").is_some() {
+    // Where the prompt is written, for a budget diagnostic: only a file with a budget of its
+    // own or a parent to inherit one from can have one.
+    let may_have_budget = has_extends || instance.pointer("/model/max_prompt_tokens").is_some();
+    if may_have_budget && instance.get("system_prompt").is_some() {
         let span = doc.locate([Segment::Key("system_prompt")]).value;
         links.prompt = Some(crate::tokens::Place::of(text, &span));
     }
@@ -421,7 +430,9 @@ pub(crate) fn cross_file_diagnostics_in<'a>(
     files: impl IntoIterator<Item = &'a CheckedFile> + Clone,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let mut owners: HashMap<&str, (&Path, usize, usize)> = HashMap::new();
+    // (foldhash: ids are short strings from the directory's own file names.)
+    let mut owners: HashMap<&str, (&Path, usize, usize), foldhash::fast::RandomState> =
+        HashMap::default();
     for f in files.clone() {
         let Some(id) = f.id.as_deref() else { continue };
         let (line, column) = f.anchors.id.unwrap_or((1, 1));
@@ -439,7 +450,8 @@ pub(crate) fn cross_file_diagnostics_in<'a>(
             owners.insert(id, (&f.path, line, column));
         }
     }
-    let mut alias_owners: HashMap<&str, (&Path, usize, usize)> = HashMap::new();
+    let mut alias_owners: HashMap<&str, (&Path, usize, usize), foldhash::fast::RandomState> =
+        HashMap::default();
     for f in files {
         for (alias, line, column) in &f.anchors.aliases {
             if let Some((first, fl, fc)) = owners.get(alias.as_str()) {

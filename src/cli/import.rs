@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use personas::{
     CARD_IMAGE, CheckedFile, IMPORT_EXT, Imported, Persona, Store, Target, WriteOp, check_file,
-    discover,
 };
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -107,7 +106,9 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
     let store = super::store(cli);
     let mut failed = 0usize;
     let mut io_failed = 0usize;
-    let fail = |file: &Path, msg: &str| eprintln!("error: {}: {msg}", file.display());
+    // Each line formatted first, then written whole: standard error is unbuffered, and a
+    // bulk import can have a line for every file.
+    let fail = |file: &Path, msg: &str| stderr_line(&format!("error: {}: {msg}", file.display()));
 
     // 1. Read and convert every file (no writes).
     let results: Vec<(PathBuf, Result<Vec<Imported>, ReadFailure>)> = args
@@ -145,16 +146,17 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
         )));
     }
 
-    // 2. Plan against the directory, read once.
-    let existing = read_directory(store.dir())?;
-    let (plan, unchanged) = make_plan(store.dir(), &existing, converted);
-    drop(existing);
+    // 2. Plan against the directory and 3. check and write the files that pass, as one
+    // batch: the directory read once, under the store's lock.
+    let Done {
+        written: accepted,
+        refused: not,
+        unchanged,
+        oversize: mut refused,
+    } = apply(&store, converted)?;
     for (file, path) in unchanged {
         print(|out| writeln!(out, "unchanged {} ({})", file.display(), path.display()))?;
     }
-    // 3. Check and write once: the files that pass, as one batch.
-    let (plan, mut refused) = oversized(plan);
-    let (accepted, not) = apply(&store, plan)?;
     refused.extend(not);
     let outcome = refused.len();
     for (planned, message) in refused {
@@ -162,7 +164,7 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
     }
     for p in &accepted {
         for w in &p.warnings {
-            eprintln!("warning: {}: {w}", p.source.display());
+            stderr_line(&format!("warning: {}: {w}", p.source.display()));
         }
         let verb = if p.update { "updated" } else { "imported" };
         print(|out| writeln!(out, "{verb} {} -> {}", p.source.display(), p.path.display()))?;
@@ -173,6 +175,17 @@ pub fn import(cli: &Cli, args: &ImportArgs) -> CmdResult {
     } else {
         Outcome::Invalid
     })
+}
+
+/// Writes `line` and a newline to standard error in one write (`eprintln!` writes each
+/// formatted piece on its own, standard error being unbuffered). A failed write of a message
+/// is not an error of the import.
+fn stderr_line(line: &str) {
+    use std::io::Write;
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    let _ = std::io::stderr().write_all(&bytes);
 }
 
 /// Why a file could not be converted: it could not be read (`io`: exit 2), or it is not an
@@ -226,15 +239,6 @@ fn read_and_convert(file: &Path) -> Result<Vec<Imported>, ReadFailure> {
         io: false,
         message: e.to_string(),
     })
-}
-
-/// Every persona file in the directory, checked (none when it does not exist yet).
-fn read_directory(dir: &Path) -> Result<Vec<CheckedFile>, Failure> {
-    if !dir.exists() {
-        return Ok(Vec::new());
-    }
-    let files = discover(dir)?;
-    Ok(files.par_iter().map(|p| check_file(p)).collect())
 }
 
 /// The import record of a persona file: (source file name, item, source hash).
@@ -392,29 +396,32 @@ fn diagnostics_text(diags: &[personas::Diagnostic]) -> String {
     text
 }
 
-/// Writes the batch through the store's batch write ([`Store::apply_each`]: the whole
-/// directory checked once, under its lock, as `validate` checks it; a file that would not be
-/// a valid persona, on its own or beside the others, is refused and the rest written), then
-/// the assets of the personas written. THE ONE CHECK AND WRITE of an import. Returns the
-/// planned files written, and the refused ones with why.
-fn apply(store: &Store, batch: Vec<Planned>) -> Result<(Vec<Planned>, Refused), Failure> {
-    if batch.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let ops: Vec<WriteOp> = batch
-        .iter()
-        .map(|p| {
-            let id = personas::stem_id(&p.path).unwrap_or_default();
-            let text = p.text.clone();
-            if p.update {
-                WriteOp::Replace { id, text }
-            } else {
-                WriteOp::Create { id, text }
-            }
+/// Plans the import against the directory and writes the batch, through the store's planned
+/// batch write ([`Store::apply_each_planned`]: the whole directory read and checked once,
+/// under its lock, as `validate` checks it, for the plan and the verdict; a file that would
+/// not be a valid persona, on its own or beside the others, is refused and the rest
+/// written), then the assets of the personas written. THE ONE CHECK AND WRITE of an import.
+/// Returns the planned files written, the refused ones with why, the sources found
+/// unchanged (with their persona file), and those too large to be persona files.
+fn apply(store: &Store, converted: Vec<Converted>) -> Result<Done, Failure> {
+    let (applied, (batch, unchanged, oversize)) = store
+        .apply_each_planned(|existing| {
+            let (plan, unchanged) = make_plan(store.dir(), existing, converted);
+            let (batch, oversize) = oversized(plan);
+            let ops: Vec<WriteOp> = batch
+                .iter()
+                .map(|p| {
+                    let id = personas::stem_id(&p.path).unwrap_or_default();
+                    let text = p.text.clone();
+                    if p.update {
+                        WriteOp::Replace { id, text }
+                    } else {
+                        WriteOp::Create { id, text }
+                    }
+                })
+                .collect();
+            (ops, (batch, unchanged, oversize))
         })
-        .collect();
-    let applied = store
-        .apply_each(&ops)
         .map_err(|e| store_failure(e, false))?;
     let mut why: HashMap<usize, String> = applied
         .refused
@@ -434,7 +441,23 @@ fn apply(store: &Store, batch: Vec<Planned>) -> Result<(Vec<Planned>, Refused), 
             }
         }
     }
-    Ok((written, refused))
+    Ok(Done {
+        written,
+        refused,
+        unchanged,
+        oversize,
+    })
+}
+
+/// What [`apply`] did with each converted file.
+struct Done {
+    written: Vec<Planned>,
+    /// Refused by the store's check, with why.
+    refused: Refused,
+    /// (source, its persona file) of the sources imported before and unchanged since.
+    unchanged: Vec<(PathBuf, PathBuf)>,
+    /// Too large to be persona files, with why.
+    oversize: Refused,
 }
 
 /// Writes an asset atomically (a temp file in the same folder, then rename). Its path was

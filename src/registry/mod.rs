@@ -6,6 +6,7 @@ pub(crate) mod batch;
 use batch::Batch;
 pub(crate) mod events;
 pub(crate) mod reload;
+pub(crate) mod sharded;
 pub(crate) mod snapshot;
 pub(crate) mod watch;
 

@@ -5,7 +5,7 @@
 //! parsed. Entries of untouched files are shared with the previous snapshot.
 
 use compact_str::CompactString;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,15 +13,15 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::catalog::{Entry, revision};
-use crate::check::{default_missing, resolve_one};
+use crate::check::{default_missing, path_order, resolve_one};
 use crate::diagnostic::Diagnostic;
 use crate::events::Event;
 use crate::load::{outside_link, read_source};
 use crate::persona_file::PersonaFile;
 use crate::resolve::{Node, resolve};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{IdHash, Snapshot};
 use crate::tokens;
-use crate::validate::{CheckedFile, check_file, check_text, cross_file_diagnostics_in};
+use crate::validate::{CheckedFile, check_file, check_text_with, cross_file_diagnostics_in};
 
 /// One persona file as last read.
 struct FileRecord {
@@ -47,7 +47,12 @@ struct FileRecord {
 /// (in path order) that defines an id keeps it.
 #[derive(Default)]
 pub(crate) struct ReloadState {
-    records: BTreeMap<PathBuf, FileRecord>,
+    /// By path (hashed: a reload looks every touched file up several times; where path
+    /// order matters, the paths are sorted).
+    records: HashMap<PathBuf, FileRecord, IdHash>,
+    /// The files whose own diagnostics hold an error (so that the list of every error is
+    /// made from them, not from every file).
+    with_errors: HashSet<PathBuf, IdHash>,
     /// id → the files named after it, in path order.
     claimants: HashMap<Arc<str>, BTreeSet<PathBuf>>,
     /// alias → the live ids that list it.
@@ -92,7 +97,7 @@ impl ReloadState {
         }
     }
 
-    /// Every known persona file.
+    /// Every known persona file, in no order.
     pub fn known(&self) -> impl Iterator<Item = &Path> {
         self.records.keys().map(PathBuf::as_path)
     }
@@ -160,6 +165,7 @@ impl ReloadState {
                 Loaded::Unchanged => {}
                 Loaded::Gone => {
                     if let Some(r) = self.records.remove(&path) {
+                        self.with_errors.remove(&path);
                         any = true;
                         cross_changed = true;
                         self.family.remove(&path);
@@ -194,7 +200,7 @@ impl ReloadState {
         let mut touched_aliases: BTreeSet<Arc<str>> = BTreeSet::new();
         for id in touched {
             let new_live = self.live(&id);
-            let old_live = old.by_id.get(&*id).cloned();
+            let old_live = old.by_id.get(&id).cloned();
             let event = match (&old_live, &new_live) {
                 (Some(o), Some(n)) if Arc::ptr_eq(o, n) => continue,
                 (None, None) => continue,
@@ -242,7 +248,7 @@ impl ReloadState {
                         .insert(CompactString::from(&*id), n)
                         .is_none();
                 }
-                None => ids_changed |= snapshot.by_id.remove(&*id).is_some(),
+                None => ids_changed |= snapshot.by_id.remove(&id).is_some(),
             }
         }
         if ids_changed {
@@ -374,7 +380,7 @@ impl ReloadState {
                 .map(|(_, r)| &r.skeleton)
                 .chain(writes.iter())
                 .collect();
-            files.sort_by(|a, b| a.path.cmp(&b.path));
+            files.sort_unstable_by(|a, b| path_order(&a.path, &b.path));
             cross_file_diagnostics_in(files.iter().copied())
                 .into_iter()
                 .filter(Diagnostic::is_error)
@@ -383,10 +389,11 @@ impl ReloadState {
         // Entries that are not persona files, and each file's own errors.
         after.extend(self.problems.values().cloned());
         after.extend(
-            self.records
+            self.with_errors
                 .iter()
-                .filter(|(p, _)| !is_changed(p))
-                .flat_map(|(_, r)| r.diagnostics.iter().filter(|d| d.is_error()).cloned()),
+                .filter(|p| !is_changed(p))
+                .filter_map(|p| self.records.get(p))
+                .flat_map(|r| r.diagnostics.iter().filter(|d| d.is_error()).cloned()),
         );
         after.extend(
             writes
@@ -404,7 +411,7 @@ impl ReloadState {
             .filter(|p| self.records.contains_key(*p))
             .cloned()
             .collect();
-        let subset: BTreeSet<PathBuf> = self
+        let subset: Vec<PathBuf> = self
             .families_of(&seeds, &known_changed)
             .into_iter()
             .filter(|p| !is_changed(p))
@@ -414,7 +421,7 @@ impl ReloadState {
             .filter_map(|p| self.records.get(p).map(|r| &r.skeleton))
             .chain(writes.iter())
             .collect();
-        nodes.sort_by(|a, b| a.path.cmp(&b.path));
+        nodes.sort_by(|a, b| path_order(&a.path, &b.path));
         let family = resolve(
             &nodes
                 .iter()
@@ -532,6 +539,11 @@ impl ReloadState {
     /// Returns whether the rules across files see it as before.
     fn record(&mut self, path: PathBuf, mut checked: CheckedFile, hash: Option<u64>) -> bool {
         let diagnostics = std::mem::take(&mut checked.diagnostics);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            self.with_errors.insert(path.clone());
+        } else {
+            self.with_errors.remove(&path);
+        }
         checked.persona = None;
         let file = checked.file.take().map(Arc::new);
         let id: Option<Arc<str>> = checked.id.as_deref().map(Arc::from);
@@ -595,9 +607,9 @@ impl ReloadState {
                 valid: r.skeleton.valid_alone,
             })
             .collect();
-        let resolution = resolve(&nodes);
+        let mut resolution = resolve(&nodes);
         let mut family: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
-        for (i, d) in resolution.diagnostics {
+        for (i, d) in std::mem::take(&mut resolution.diagnostics) {
             family
                 .entry(records[i].skeleton.path.clone())
                 .or_default()
@@ -605,51 +617,40 @@ impl ReloadState {
         }
         let resolved_paths: Vec<PathBuf> =
             records.iter().map(|r| r.skeleton.path.clone()).collect();
-        let mut current: Vec<Option<Arc<Entry>>> = vec![None; records.len()];
-        let mut over_budget = vec![false; records.len()];
-        let mut updates: Vec<(usize, Option<Arc<Entry>>, Arc<Entry>)> = Vec::new();
-        for &v in &resolution.order {
+        // Each file on its parent's outcome, one level of the families at a time, on all
+        // cores (the merge, the budget and the revision hash are the cost of a large load).
+        let outcomes = resolution.by_levels(|v, parent: Option<&Outcome>| {
             let r = records[v];
-            let parent = resolution.parent[v].and_then(|p| current[p].clone());
-            let unchanged_parent = match (&r.based_on, &parent) {
+            let parent_out = resolution.parent[v].and(parent);
+            if let Some(p) = resolution.parent[v].filter(|_| parent_out.is_some_and(|o| o.over)) {
+                // As in a full check: the child of a parent over its budget is left out too.
+                let d = tokens::parent_over_budget(
+                    &r.skeleton.path,
+                    &r.skeleton.links,
+                    &records[p].skeleton.path,
+                );
+                return Some(Outcome::over(d));
+            }
+            let parent_entry = parent_out.and_then(|o| o.current.clone());
+            let unchanged_parent = match (&r.based_on, &parent_entry) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 (None, None) => true,
                 _ => false,
             };
             if !r.stale && unchanged_parent && r.last_good.is_some() {
-                current[v].clone_from(&r.last_good);
-                continue;
+                return Some(Outcome::kept(r.last_good.clone()));
             }
             let (Some(file), Some(id)) = (&r.file, &r.id) else {
-                continue;
+                return Some(Outcome::kept(None));
             };
-            let persona = resolve_one(file, parent.as_deref().map(|p| &*p.persona));
-            let Some(persona) = persona else {
-                if let Some(p) = resolution.parent[v].filter(|&p| over_budget[p]) {
-                    let path = &r.skeleton.path;
-                    let d = tokens::parent_over_budget(
-                        path,
-                        &r.skeleton.links,
-                        &records[p].skeleton.path,
-                    );
-                    family.entry(path.clone()).or_default().push(d);
-                    over_budget[v] = true;
-                }
-                continue;
+            let Some(persona) = resolve_one(file, parent_entry.as_deref().map(|p| &*p.persona))
+            else {
+                return Some(Outcome::kept(None));
             };
             let prompt_from = || {
-                let mut up = resolution.parent[v];
-                while let Some(p) = up {
-                    if records[p]
-                        .file
-                        .as_ref()
-                        .is_some_and(|f| f.system_prompt.is_some())
-                    {
-                        return records[p].id.as_deref().map(str::to_owned);
-                    }
-                    up = resolution.parent[p];
-                }
-                None
+                tokens::inherited_prompt_from(&resolution, v, |p| {
+                    (records[p].file.as_deref(), records[p].id.as_deref())
+                })
             };
             if let Some(d) = tokens::budget_diagnostic(
                 &r.skeleton.path,
@@ -658,9 +659,7 @@ impl ReloadState {
                 prompt_from,
             ) {
                 // Over its budget: the last good version stays live.
-                family.entry(r.skeleton.path.clone()).or_default().push(d);
-                over_budget[v] = true;
-                continue;
+                return Some(Outcome::over(d));
             }
             let entry = match &r.last_good {
                 Some(old) if *old.persona == persona && old.path == r.skeleton.path => {
@@ -673,8 +672,28 @@ impl ReloadState {
                     persona: Arc::new(persona),
                 }),
             };
-            current[v] = Some(Arc::clone(&entry));
-            updates.push((v, parent, entry));
+            Some(Outcome {
+                current: Some(Arc::clone(&entry)),
+                over: false,
+                diagnostic: None,
+                update: Some((parent_entry, entry)),
+            })
+        });
+        let mut updates: Vec<(usize, Option<Arc<Entry>>, Arc<Entry>)> = Vec::new();
+        let mut outcomes = outcomes;
+        for &v in &resolution.order {
+            let Some(outcome) = outcomes[v].take() else {
+                continue;
+            };
+            if let Some(d) = outcome.diagnostic {
+                family
+                    .entry(records[v].skeleton.path.clone())
+                    .or_default()
+                    .push(d);
+            }
+            if let Some((parent, entry)) = outcome.update {
+                updates.push((v, parent, entry));
+            }
         }
         for path in resolved_paths {
             self.family.remove(&path);
@@ -709,15 +728,15 @@ impl ReloadState {
     /// The files whose family a change may affect, in path order: the changed files and
     /// every file of a touched id, all their descendants, and (so that each resolves as in a
     /// whole-directory pass) all their ancestors, with every file of each parent id.
-    fn families_of(&self, ids: &[Arc<str>], changed: &[PathBuf]) -> BTreeSet<PathBuf> {
-        let mut set: BTreeSet<PathBuf> = changed.iter().cloned().collect();
+    fn families_of(&self, ids: &[Arc<str>], changed: &[PathBuf]) -> Vec<PathBuf> {
+        let mut set: HashSet<PathBuf, IdHash> = changed.iter().cloned().collect();
         let mut queue: Vec<Arc<str>> = ids.to_vec();
         queue.extend(
             changed
                 .iter()
                 .filter_map(|s| self.records.get(s)?.id.clone()),
         );
-        let mut seen: BTreeSet<Arc<str>> = BTreeSet::new();
+        let mut seen: HashSet<Arc<str>, IdHash> = HashSet::default();
         while let Some(id) = queue.pop() {
             if !seen.insert(Arc::clone(&id)) {
                 continue;
@@ -742,13 +761,17 @@ impl ReloadState {
                 }
             }
         }
-        set
+        let mut paths: Vec<PathBuf> = set.into_iter().collect();
+        paths.sort_unstable_by(|a, b| path_order(a, b));
+        paths
     }
 
     /// Recomputes the rules across files, in path order.
     fn refresh_cross(&mut self) {
         let mut cross: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
-        for d in cross_file_diagnostics_in(self.records.values().map(|r| &r.skeleton)) {
+        let mut files: Vec<&CheckedFile> = self.records.values().map(|r| &r.skeleton).collect();
+        files.sort_unstable_by(|a, b| path_order(&a.path, &b.path));
+        for d in cross_file_diagnostics_in(files.iter().copied()) {
             cross.entry(d.path.clone()).or_default().push(d);
         }
         self.cross = cross;
@@ -758,8 +781,9 @@ impl ReloadState {
     fn refresh_errors(&mut self) {
         let cross = &self.cross;
         let mut errors: Vec<Diagnostic> = self
-            .records
-            .values()
+            .with_errors
+            .iter()
+            .filter_map(|p| self.records.get(p))
             .flat_map(|r| r.diagnostics.iter().filter(|d| d.is_error()).cloned())
             .chain(self.problems.values().cloned())
             .chain(cross.values().flatten().cloned())
@@ -774,6 +798,36 @@ impl ReloadState {
         }
         errors.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
         self.errors = Arc::new(errors);
+    }
+}
+
+/// What resolving one file of a family gave: its live version now, whether it (or an
+/// ancestor) is over its token budget, the diagnostic of that, and the version to record
+/// as its last good one (with the parent version it was merged on).
+struct Outcome {
+    current: Option<Arc<Entry>>,
+    over: bool,
+    diagnostic: Option<Diagnostic>,
+    update: Option<(Option<Arc<Entry>>, Arc<Entry>)>,
+}
+
+impl Outcome {
+    fn kept(current: Option<Arc<Entry>>) -> Self {
+        Outcome {
+            current,
+            over: false,
+            diagnostic: None,
+            update: None,
+        }
+    }
+
+    fn over(d: Diagnostic) -> Self {
+        Outcome {
+            current: None,
+            over: true,
+            diagnostic: Some(d),
+            update: None,
+        }
     }
 }
 
@@ -811,7 +865,8 @@ fn load(root: &Path, path: &Path, prev: Option<Option<u64>>) -> Loaded {
             if prev == Some(Some(hash)) {
                 Loaded::Unchanged
             } else {
-                Loaded::Checked(Box::new(check_text(path, &text)), Some(hash))
+                // Without the standalone persona: a record keeps the file, never that copy.
+                Loaded::Checked(Box::new(check_text_with(path, &text, false)), Some(hash))
             }
         }
         // Deleted between the check and the read: a removal, not an unreadable file.

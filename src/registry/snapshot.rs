@@ -1,6 +1,5 @@
 //! [`Snapshot`]: one immutable, consistent generation of the registry.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -8,6 +7,7 @@ use std::sync::Arc;
 use compact_str::CompactString;
 
 use crate::catalog::{Entry, Lookup};
+use crate::registry::sharded::Sharded;
 
 /// The personas of one generation of a [`Registry`](crate::Registry): immutable, so a reader
 /// that holds one sees a consistent set however many reloads happen meanwhile.
@@ -20,11 +20,11 @@ pub struct Snapshot {
     pub(crate) dir: Arc<Path>,
     pub(crate) default_id: Arc<str>,
     /// Live personas by id (ids of up to 24 bytes are stored inline: no pointer to follow).
-    pub(crate) by_id: HashMap<CompactString, Arc<Entry>, IdHash>,
+    pub(crate) by_id: Sharded<CompactString, Arc<Entry>>,
     /// The live ids, sorted (shared between generations that add or remove no id).
     pub(crate) order: Arc<[Arc<str>]>,
     /// Former ids (`aliases`) → the live id that lists them.
-    pub(crate) aliases: HashMap<Arc<str>, Arc<str>, IdHash>,
+    pub(crate) aliases: Sharded<Arc<str>, Arc<str>>,
 }
 
 /// A fast hash for persona ids (foldhash, fixed seed). Ids come from file names in the
@@ -38,9 +38,9 @@ impl Snapshot {
             generation: 0,
             dir,
             default_id,
-            by_id: HashMap::default(),
+            by_id: Sharded::default(),
             order: Arc::from(Vec::new()),
-            aliases: HashMap::default(),
+            aliases: Sharded::default(),
         }
     }
 

@@ -106,7 +106,7 @@ pub fn check_session_id(session: &str) -> Result<(), SessionError> {
         "it is empty"
     } else if session.len() > SESSION_ID_MAX_BYTES {
         "it is longer than 256 bytes"
-    } else if session.chars().any(char::is_control) {
+    } else if has_control(session) {
         "it contains a control character"
     } else {
         return Ok(());
@@ -115,6 +115,16 @@ pub fn check_session_id(session: &str) -> Result<(), SessionError> {
         session: session.to_owned(),
         reason,
     })
+}
+
+/// Whether `s` holds a control character (`char::is_control`: U+0000–U+001F, U+007F–U+009F),
+/// by bytes for ASCII (every id personactl writes), by characters otherwise.
+fn has_control(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        s.chars().any(char::is_control)
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +141,14 @@ mod tests {
         assert!(check_session_id(&"é".repeat(129)).is_err());
         for bad in ["a\nb", "a\tb", "\u{7f}", "\u{85}", "a\0"] {
             assert!(check_session_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_ascii_control_check_agrees_with_char_is_control() {
+        for c in (0..=0x10_ffffu32).filter_map(char::from_u32) {
+            let s = format!("a{c}b");
+            assert_eq!(has_control(&s), c.is_control(), "{c:?}");
         }
     }
 }

@@ -1,16 +1,25 @@
 //! [`SessionLog`]: the sessions file used directly, one operation at a time, without loading
 //! it (what a command line tool needs).
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::catalog::Entry;
+use compact_str::CompactString;
+use foldhash::fast::RandomState;
+
+use crate::catalog::{Entry, revision};
+use crate::persona::Persona;
 
 use super::error::{SessionError, check_session_id};
-use super::file::{Locked, Start, Writer, lock_for_write, read_header, replace};
+use super::file::{
+    FileId, Locked, Start, Writer, file_id, lock_for_write, read_full_at, read_header, replace,
+    scan_lines,
+};
 use super::lookup::find;
-use super::record::Record;
+use super::record::{Record, inline_content, inline_revision};
 use super::revisions::RevisionFile;
 use super::state::{Link, State};
 #[cfg(doc)]
@@ -49,6 +58,16 @@ pub struct Compaction {
     pub revisions_dropped: usize,
 }
 
+/// What a write does, as decided under the lock.
+pub(crate) enum Verdict {
+    /// Nothing.
+    Skip,
+    /// Appends the bytes given.
+    Write,
+    /// Appends these instead: a link that carries its new revision's content.
+    Instead(Vec<u8>),
+}
+
 /// The sessions file, used one operation at a time: a link or an unlink is one locked
 /// append, and [`get`](Self::get) finds one session without loading the file (a binary
 /// search of the compacted part, then a scan of what was appended since).
@@ -64,6 +83,8 @@ pub struct SessionLog {
     revisions: RevisionFile,
     /// Unreadable lines skipped by the last full read ([`SessionStore::list`]).
     skipped: usize,
+    /// The revisions whose content links carry in their own line.
+    inline: Inline,
 }
 
 impl SessionLog {
@@ -76,6 +97,7 @@ impl SessionLog {
             durability: Durability::default(),
             writer: None,
             skipped: 0,
+            inline: Inline::default(),
         }
     }
 
@@ -103,6 +125,24 @@ impl SessionLog {
     /// The revisions stored beside the file.
     pub(crate) fn revisions(&mut self) -> &mut RevisionFile {
         &mut self.revisions
+    }
+
+    /// The stored content of `rev`, checked: from the revisions file, or else from the link
+    /// that brought it, which carries it in its own line (the revisions file is flushed
+    /// lazily, so a crash may have lost its last records, never the link's). Damaged content
+    /// in the revisions file is reported ([`SessionError::RevisionMismatch`]), as before.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::RevisionMismatch`], [`SessionError::Io`].
+    pub(crate) fn stored_revision(
+        &mut self,
+        rev: &str,
+    ) -> Result<Option<Arc<Persona>>, SessionError> {
+        match self.revisions.get(rev)? {
+            Some(persona) => Ok(Some(persona)),
+            None => self.inline.get(&self.path, rev),
+        }
     }
 
     /// Stores the content of revisions (checked against their revisions) that are not stored
@@ -141,9 +181,14 @@ impl SessionLog {
             revision: Some(persona.revision.as_str().into()),
             at,
         };
-        self.write(&record, |_, revisions| {
-            revisions.ensure(persona)?;
-            Ok(true)
+        let inline = self.durability == Durability::Sync;
+        self.write_bytes(&record.encode(), |_, revisions| {
+            Ok(match revisions.ensure(persona)? {
+                // A new revision, appended to the revisions file without a flush: the link
+                // carries it in its own line, so that flushing the log makes both durable.
+                Some(content) if inline => Verdict::Instead(record.encode_with_content(&content)),
+                _ => Verdict::Write,
+            })
         })?;
         Ok(Link::from_record(&persona.id, Some(&persona.revision), at))
     }
@@ -174,7 +219,13 @@ impl SessionLog {
         record: &Record<'_>,
         precondition: impl FnOnce(&Locked<'_>, &mut RevisionFile) -> Result<bool, SessionError>,
     ) -> Result<bool, SessionError> {
-        self.write_bytes(&record.encode(), precondition)
+        self.write_bytes(&record.encode(), |locked, revisions| {
+            Ok(if precondition(locked, revisions)? {
+                Verdict::Write
+            } else {
+                Verdict::Skip
+            })
+        })
     }
 
     /// Writes `links` exactly as given (their revisions and times kept), as one locked append
@@ -198,18 +249,19 @@ impl SessionLog {
             };
             buf.extend_from_slice(&record.encode());
             if buf.len() >= 4 << 20 || i + 1 == links.len() {
-                self.write_bytes(&buf, |_, _| Ok(true))?;
+                self.write_bytes(&buf, |_, _| Ok(Verdict::Write))?;
                 buf.clear();
             }
         }
         Ok(())
     }
 
-    /// Appends `bytes` (whole records) under the lock when `precondition` holds.
+    /// Appends `bytes` (whole records) under the lock, or what `precondition` (checked under
+    /// the lock) says instead.
     fn write_bytes(
         &mut self,
         bytes: &[u8],
-        precondition: impl FnOnce(&Locked<'_>, &mut RevisionFile) -> Result<bool, SessionError>,
+        precondition: impl FnOnce(&Locked<'_>, &mut RevisionFile) -> Result<Verdict, SessionError>,
     ) -> Result<bool, SessionError> {
         let sync = self.durability == Durability::Sync;
         let (path, writer, revisions) = (&self.path, &mut self.writer, &mut self.revisions);
@@ -221,10 +273,13 @@ impl SessionLog {
             *writer = None;
             locked = lock_for_write(path, writer, sync)?;
         }
-        if !precondition(&locked, revisions)? {
-            return Ok(false);
-        }
-        if sync {
+        let verdict = precondition(&locked, revisions)?;
+        let (bytes, inline) = match &verdict {
+            Verdict::Skip => return Ok(false),
+            Verdict::Write => (bytes, false),
+            Verdict::Instead(line) => (&line[..], true),
+        };
+        if sync && !inline {
             // Every revision a link in the file may name so far, by any writer: flushed
             // below before this file, so that no link reaches the disk without its revision.
             revisions.note_length()?;
@@ -233,8 +288,11 @@ impl SessionLog {
         drop(locked);
         if sync && let Some(w) = &self.writer {
             // After the unlock, so that concurrent writers' syncs overlap (group commit):
-            // the revisions first, then the links.
-            revisions.flush_seen()?;
+            // the revisions first, then the links. A link that carries its revision's
+            // content needs only its own flush.
+            if !inline {
+                revisions.flush_seen()?;
+            }
             w.file.sync_data().map_err(SessionError::io(&self.path))?;
         }
         Ok(true)
@@ -310,7 +368,19 @@ pub(crate) fn write_compacted(
         .values()
         .filter_map(|l| l.revision.as_deref())
         .collect();
-    let (revisions_kept, revisions_dropped) = revisions.compact(&keep)?;
+    // Revisions the revisions file lacks (lost in a crash) that links carry in their own
+    // line: kept, since the compacted log drops the links' content.
+    let mut inline = HashMap::new();
+    let missing = revisions.missing(keep.iter().copied())?;
+    if !missing.is_empty() {
+        let mut index = Inline::default();
+        for rev in missing {
+            if let Some(persona) = index.get(locked.path, rev)? {
+                inline.insert(rev.to_owned(), persona);
+            }
+        }
+    }
+    let (revisions_kept, revisions_dropped) = revisions.compact(&keep, &inline)?;
     let mut sessions: Vec<(&str, &Link)> = state.map.iter().map(|(s, l)| (&**s, l)).collect();
     sessions.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut body = Vec::with_capacity(sessions.len() * 120);
@@ -332,4 +402,67 @@ pub(crate) fn write_compacted(
         revisions_kept,
         revisions_dropped,
     })
+}
+
+/// Where links carry their revision's content in their own line (the lines after the sorted
+/// region that hold [`CONTENT_KEY`](super::record::CONTENT_KEY)), found by a scan on the first look-up that the revisions
+/// file cannot answer, then kept up to date by scanning only what was appended since.
+#[derive(Debug, Default)]
+struct Inline {
+    /// The file scanned, and how far.
+    id: Option<FileId>,
+    scanned: u64,
+    /// Revision → the last line carrying it (offset, length), and its content once checked.
+    at: HashMap<CompactString, (u64, usize, Option<Arc<Persona>>), RandomState>,
+}
+
+impl Inline {
+    /// The content of `rev` as the last link that carries it holds it, checked against it;
+    /// `None` when no link carries it (or its copy does not hash to it).
+    fn get(&mut self, path: &Path, rev: &str) -> Result<Option<Arc<Persona>>, SessionError> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(SessionError::io(path)(e)),
+        };
+        let meta = file.metadata().map_err(SessionError::io(path))?;
+        let Start::Header(header) = read_header(&file, path)? else {
+            return Ok(None);
+        };
+        let id = file_id(&meta);
+        if self.id != Some(id) || meta.len() < self.scanned {
+            // New, replaced (compacted) or cut: from the start of what is not sorted (a
+            // compaction writes no content).
+            self.id = Some(id);
+            self.at.clear();
+            self.scanned = (header.end + header.sorted_bytes).min(meta.len());
+        }
+        if meta.len() > self.scanned {
+            let at = &mut self.at;
+            let scan = scan_lines(&file, self.scanned, None, |line, offset| {
+                if let Some(r) = inline_revision(line) {
+                    at.insert(r.into(), (offset, line.len(), None));
+                }
+            })
+            .map_err(SessionError::io(path))?;
+            self.scanned = scan.end;
+        }
+        let Some((offset, len, content)) = self.at.get_mut(rev) else {
+            return Ok(None);
+        };
+        if let Some(persona) = content {
+            return Ok(Some(Arc::clone(persona)));
+        }
+        let mut buf = vec![0u8; *len];
+        let n = read_full_at(&file, &mut buf, *offset).map_err(SessionError::io(path))?;
+        buf.truncate(n);
+        match inline_content(&buf) {
+            Some((r, persona)) if r == rev && revision(&persona) == rev => {
+                let persona = Arc::new(persona);
+                *content = Some(Arc::clone(&persona));
+                Ok(Some(persona))
+            }
+            _ => Ok(None),
+        }
+    }
 }

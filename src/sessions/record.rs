@@ -10,6 +10,36 @@ use serde::{Deserialize, Serialize};
 use super::error::check_session_id;
 use super::time::Timestamp;
 
+/// How a link carries its revision's content in its own line (see
+/// [`Record::encode_with_content`]).
+pub(crate) const CONTENT_KEY: &[u8] = br#","content":"#;
+
+/// The revision and content a link line carries in its own line ([`CONTENT_KEY`]), when it
+/// is a valid link record that does; the content is not checked against the revision here.
+pub(crate) fn inline_content(line: &[u8]) -> Option<(String, crate::persona::Persona)> {
+    let revision = inline_revision(line)?;
+    #[derive(Deserialize)]
+    struct WithContent {
+        content: crate::persona::Persona,
+    }
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let with: WithContent = serde_json::from_slice(line).ok()?;
+    Some((revision, with.content))
+}
+
+/// The revision of a link line that carries content ([`CONTENT_KEY`]), without reading the
+/// content itself.
+pub(crate) fn inline_revision(line: &[u8]) -> Option<String> {
+    memchr::memmem::find(line, CONTENT_KEY)?;
+    match Record::parse(line)? {
+        Record::Link {
+            revision: Some(revision),
+            ..
+        } => Some(revision.into_owned()),
+        _ => None,
+    }
+}
+
 /// The `format` value of the header line.
 pub(crate) const FORMAT: &str = "personactl-sessions";
 /// The format version this build reads and writes.
@@ -149,6 +179,23 @@ impl<'a> Record<'a> {
         line
     }
 
+    /// [`encode`](Self::encode) with `content` (a persona's canonical JSON) as the link's
+    /// last key, `"content"`: a link that brings a revision not stored yet carries it in its
+    /// own line, so that one append and one flush make both durable. Readers that do not know
+    /// the key ignore it (it is parsed as general JSON).
+    pub(crate) fn encode_with_content(&self, content: &[u8]) -> Vec<u8> {
+        let line = self.encode();
+        let Some(head) = line.strip_suffix(b"}\n") else {
+            return line; // not an object: cannot happen for a record, nothing to add to
+        };
+        let mut out = Vec::with_capacity(line.len() + CONTENT_KEY.len() + content.len());
+        out.extend_from_slice(head);
+        out.extend_from_slice(CONTENT_KEY);
+        out.extend_from_slice(content);
+        out.extend_from_slice(b"}\n");
+        out
+    }
+
     /// Parses one line (without its newline). `None` when it is not a valid record: torn,
     /// not JSON, an unknown `op`, a bad session id, an empty persona or a bad time.
     pub(crate) fn parse(line: &'a [u8]) -> Option<Self> {
@@ -187,22 +234,29 @@ type Fields<'a> = (
     Cow<'a, str>,
 );
 
-/// The fields of a line in the exact shape personactl writes, without escapes; `None` for
-/// anything else (which the caller then parses as general JSON).
+/// The fields of a line in the exact shape personactl writes, without escapes or control
+/// characters; `None` for anything else (which the caller then parses as general JSON, which
+/// refuses what this refuses: raw control characters, invalid UTF-8).
 fn fast_fields(line: &[u8]) -> Option<Fields<'_>> {
-    if line.contains(&b'\\') {
+    // One pass over the line rather than one per field (`fold`, not `any`: no early exit, so
+    // it vectorises), then one UTF-8 check for the whole line.
+    if line
+        .iter()
+        .fold(false, |bad, &b| bad | (b < 0x20) | (b == b'\\'))
+    {
         return None;
     }
+    let line = std::str::from_utf8(line).ok()?;
     let mut c = Cursor(line);
-    if c.eat(br#"{"op":"link","session":""#) {
+    if c.eat(r#"{"op":"link","session":""#) {
         let session = c.string()?;
-        c.expect(br#","persona":""#)?;
+        c.expect(r#","persona":""#)?;
         let persona = c.string()?;
-        c.expect(br#","revision":""#)?;
+        c.expect(r#","revision":""#)?;
         let revision = c.string()?;
-        c.expect(br#","at":""#)?;
+        c.expect(r#","at":""#)?;
         let at = c.string()?;
-        c.expect(b"}")?;
+        c.expect("}")?;
         c.0.is_empty().then_some((
             Cow::Borrowed("link"),
             session,
@@ -210,11 +264,11 @@ fn fast_fields(line: &[u8]) -> Option<Fields<'_>> {
             Some(revision),
             at,
         ))
-    } else if c.eat(br#"{"op":"unlink","session":""#) {
+    } else if c.eat(r#"{"op":"unlink","session":""#) {
         let session = c.string()?;
-        c.expect(br#","at":""#)?;
+        c.expect(r#","at":""#)?;
         let at = c.string()?;
-        c.expect(b"}")?;
+        c.expect("}")?;
         c.0.is_empty()
             .then_some((Cow::Borrowed("unlink"), session, None, None, at))
     } else {
@@ -222,10 +276,11 @@ fn fast_fields(line: &[u8]) -> Option<Fields<'_>> {
     }
 }
 
-struct Cursor<'a>(&'a [u8]);
+/// A position in a line already checked to be UTF-8 without backslashes or control bytes.
+struct Cursor<'a>(&'a str);
 
 impl<'a> Cursor<'a> {
-    fn eat(&mut self, lit: &[u8]) -> bool {
+    fn eat(&mut self, lit: &str) -> bool {
         match self.0.strip_prefix(lit) {
             Some(rest) => {
                 self.0 = rest;
@@ -235,20 +290,18 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn expect(&mut self, lit: &[u8]) -> Option<()> {
+    fn expect(&mut self, lit: &str) -> Option<()> {
         self.eat(lit).then_some(())
     }
 
     /// The string up to the closing quote (the opening one is already eaten). Without
-    /// backslashes, the next quote closes it; JSON forbids raw control characters in strings.
+    /// backslashes, the next quote closes it.
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let end = self.0.iter().position(|&b| b == b'"')?;
-        let bytes = &self.0[..end];
-        if bytes.iter().any(|&b| b < 0x20) {
-            return None;
-        }
-        self.0 = &self.0[end + 1..];
-        std::str::from_utf8(bytes).ok().map(Cow::Borrowed)
+        let end = memchr::memchr(b'"', self.0.as_bytes())?;
+        // A quote is one byte of ASCII: both slices end on character boundaries.
+        let (s, rest) = (self.0.get(..end)?, self.0.get(end + 1..)?);
+        self.0 = rest;
+        Some(Cow::Borrowed(s))
     }
 }
 
@@ -304,6 +357,26 @@ mod tests {
         assert_eq!(Record::parse(line), Record::parse(reordered));
         let escaped = br#"{"op":"link","session":"\u0073\u0031","persona":"coach","revision":"0123456789abcdef","at":"2026-11-25T16:00:00Z"}"#;
         assert_eq!(Record::parse(escaped), Record::parse(line));
+    }
+
+    #[test]
+    fn a_link_carrying_content_reads_as_the_same_link_and_gives_its_content() {
+        let p = crate::persona::Persona::new("N", "D", "I", "S");
+        let body = serde_json::to_vec(&p).unwrap();
+        let rec = link("s1");
+        let line = rec.encode_with_content(&body);
+        let line = &line[..line.len() - 1];
+        assert_eq!(Record::parse(line), Some(rec.clone()));
+        assert_eq!(
+            inline_content(line),
+            Some(("0123456789abcdef".to_owned(), p))
+        );
+        let plain = rec.encode();
+        assert_eq!(inline_content(&plain[..plain.len() - 1]), None);
+        for end in 0..line.len() {
+            assert_eq!(Record::parse(&line[..end]), None, "{end}");
+            assert_eq!(inline_content(&line[..end]), None, "{end}");
+        }
     }
 
     #[test]

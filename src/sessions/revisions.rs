@@ -23,7 +23,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
 
 use compact_str::CompactString;
 use foldhash::fast::RandomState;
@@ -61,13 +61,17 @@ pub(crate) fn canonical(persona: &Persona) -> Vec<u8> {
 
 /// One record as a line, newline included.
 pub(crate) fn record_line(revision: &str, persona: &Persona) -> Vec<u8> {
-    let body = canonical(persona);
+    record_line_of(revision, &canonical(persona))
+}
+
+/// One record as a line, from the persona's canonical JSON `body`.
+fn record_line_of(revision: &str, body: &[u8]) -> Vec<u8> {
     let mut line = Vec::with_capacity(body.len() + 48);
     line.extend_from_slice(RECORD_PREFIX);
     // A revision is hex digits (checked by the callers): no escaping needed.
     line.extend_from_slice(revision.as_bytes());
     line.extend_from_slice(PERSONA_KEY);
-    line.extend_from_slice(&body);
+    line.extend_from_slice(body);
     line.extend_from_slice(b"}\n");
     line
 }
@@ -226,6 +230,8 @@ struct Reader {
     id: FileId,
     /// Just after the last complete line indexed.
     offset: u64,
+    /// The file's length when last indexed (beyond `offset`: a torn last line).
+    len: u64,
 }
 
 /// The revisions beside one sessions file: its index in memory, kept up to date.
@@ -241,6 +247,9 @@ pub(crate) struct RevisionFile {
     /// The file's length when this handle last looked (under the sessions file's lock), and
     /// the length this handle knows to be on disk: see [`RevisionFile::flush_seen`].
     seen: Durable,
+    /// A handle for appending and flushing, kept between links: the file it is open on, and
+    /// the flushes of that file shared with this process's other handles on it.
+    appender: Option<(File, FileId, Arc<Group>)>,
 }
 
 /// How much of the revisions file a handle has seen and knows flushed, for the file it saw.
@@ -263,6 +272,7 @@ impl RevisionFile {
             skipped: 0,
             swept: false,
             seen: Durable::default(),
+            appender: None,
         }
     }
 
@@ -301,8 +311,16 @@ impl RevisionFile {
         if self.seen.seen <= self.seen.flushed && !self.seen.created {
             return Ok(());
         }
-        let file = File::open(&self.path).map_err(SessionError::io(&self.path))?;
-        file.sync_data().map_err(SessionError::io(&self.path))?;
+        match (&self.appender, self.seen.id) {
+            // Shared with this process's other handles on the same file: one flush covers
+            // every writer waiting for it (group commit).
+            (Some((file, id, group)), Some(seen)) if *id == seen => group
+                .sync(file, self.seen.seen)
+                .map_err(SessionError::io(&self.path))?,
+            _ => File::open(&self.path)
+                .and_then(|f| f.sync_data())
+                .map_err(SessionError::io(&self.path))?,
+        }
         if self.seen.created {
             sync_dir(&self.path)?;
             self.seen.created = false;
@@ -330,6 +348,8 @@ impl RevisionFile {
             if meta.len() > r.offset {
                 let start = r.offset;
                 self.index_from(start)?;
+            } else if let Some(r) = &mut self.reader {
+                r.len = meta.len();
             }
             return Ok(());
         }
@@ -349,6 +369,7 @@ impl RevisionFile {
             file,
             id,
             offset: start,
+            len: start,
         });
         self.index_from(start)
     }
@@ -376,6 +397,7 @@ impl RevisionFile {
         })
         .map_err(SessionError::io(&self.path))?;
         r.offset = scan.end;
+        r.len = scan.end + scan.partial.len() as u64;
         Ok(())
     }
 
@@ -384,6 +406,18 @@ impl RevisionFile {
         self.refresh()?;
         let set: BTreeSet<&str> = self.slots.keys().map(|k| k.as_str()).collect();
         Ok(set.into_iter().map(str::to_owned).collect())
+    }
+
+    /// Those of `revisions` that are not stored here (as indexed now).
+    pub(crate) fn missing<'a>(
+        &mut self,
+        revisions: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<&'a str>, SessionError> {
+        self.refresh()?;
+        Ok(revisions
+            .into_iter()
+            .filter(|r| !self.slots.contains_key(*r))
+            .collect())
     }
 
     /// The content of `revision`, checked; `None` when it is not stored.
@@ -438,15 +472,23 @@ impl RevisionFile {
     ///
     /// # Errors
     ///
+    /// Returns the persona's canonical JSON when it appended it (`None`: stored already), for
+    /// the link to carry in its own line.
+    ///
+    /// # Errors
+    ///
     /// [`SessionError::RevisionCollision`] when a different persona is stored under the same
     /// revision; [`SessionError::Io`].
-    pub(crate) fn ensure(&mut self, entry: &Entry) -> Result<(), SessionError> {
+    pub(crate) fn ensure(&mut self, entry: &Entry) -> Result<Option<Vec<u8>>, SessionError> {
         self.refresh()?;
         match self.load(&entry.revision) {
-            Ok(Some(stored))
-                if Arc::ptr_eq(&stored, &entry.persona) || *stored == *entry.persona =>
-            {
-                return Ok(());
+            Ok(Some(stored)) if Arc::ptr_eq(&stored, &entry.persona) => return Ok(None),
+            Ok(Some(stored)) if *stored == *entry.persona => {
+                // The caller's copy from now on: the next link with it compares pointers.
+                if let Some(slot) = self.slots.get_mut(entry.revision.as_str()) {
+                    slot.content = Some(Arc::clone(&entry.persona));
+                }
+                return Ok(None);
             }
             Ok(Some(_)) => {
                 return Err(SessionError::RevisionCollision {
@@ -457,11 +499,15 @@ impl RevisionFile {
             Ok(None) | Err(SessionError::RevisionMismatch { .. }) => {}
             Err(e) => return Err(e),
         }
-        self.append(&record_line(&entry.revision, &entry.persona), false)?;
+        let body = canonical(&entry.persona);
+        let line = record_line_of(&entry.revision, &body);
+        if !self.append_indexed(entry.revision.as_str(), &line)? {
+            self.append(&line, false)?;
+        }
         if let Some(slot) = self.slots.get_mut(entry.revision.as_str()) {
             slot.content = Some(Arc::clone(&entry.persona));
         }
-        Ok(())
+        Ok(Some(body))
     }
 
     /// Under the sessions file's lock: stores each persona as its revision (checked) unless
@@ -493,6 +539,66 @@ impl RevisionFile {
         Ok(written)
     }
 
+    /// Under the lock, just after [`refresh`](Self::refresh): appends the one record `line`
+    /// (of `rev`) through the kept handle and indexes it directly, when the file is the one
+    /// indexed (its header read, its length known). `false`, writing nothing, when that does
+    /// not hold: the caller then goes through [`append`](Self::append).
+    fn append_indexed(&mut self, rev: &str, line: &[u8]) -> Result<bool, SessionError> {
+        if self.reader.is_none() {
+            return Ok(false);
+        }
+        if !self.swept {
+            // Once per handle, as every append: the leftovers of killed compactions.
+            self.swept = true;
+            remove_stale_temps(&self.path);
+        }
+        let Some(r) = &mut self.reader else {
+            return Ok(false);
+        };
+        if self.appender.as_ref().is_none_or(|(_, id, _)| *id != r.id) {
+            let file = match OpenOptions::new().append(true).open(&self.path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(SessionError::io(&self.path)(e)),
+            };
+            let id = file_id(&file.metadata().map_err(SessionError::io(&self.path))?);
+            if id != r.id {
+                return Ok(false); // replaced since the refresh: not under our lock
+            }
+            self.appender = Some((file, id, Group::of(id)));
+        }
+        let Some((file, _, group)) = &self.appender else {
+            return Ok(false);
+        };
+        // A torn last line (beyond the last complete one) is ended first.
+        let torn = r.len > r.offset;
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        if torn {
+            buf.push(b'\n');
+        }
+        buf.extend_from_slice(line);
+        if let Err(e) = (&*file).write_all(&buf) {
+            // Cut back whatever part was written; if even that fails, the torn tail is
+            // skipped on load and ended by the next append.
+            group.cut(r.len);
+            let _ = file.set_len(r.len);
+            return Err(SessionError::io(&self.path)(e));
+        }
+        let offset = r.len + u64::from(torn);
+        r.len += buf.len() as u64;
+        r.offset = r.len;
+        self.slots.insert(
+            rev.into(),
+            Slot {
+                offset,
+                // Without its newline, as the scan indexes lines.
+                len: line.len() - 1,
+                content: None,
+            },
+        );
+        Ok(true)
+    }
+
     /// Appends whole records, first ending a torn last line (or writing the header into a new
     /// or torn file). On a failed write the file is cut back to its length before, so that a
     /// full disk never leaves a torn record.
@@ -511,12 +617,15 @@ impl RevisionFile {
             .create(true)
             .open(&path)
             .map_err(SessionError::io(&path))?;
-        let len = file.metadata().map_err(SessionError::io(&path))?.len();
+        let meta = file.metadata().map_err(SessionError::io(&path))?;
+        let len = meta.len();
+        let group = Group::of(file_id(&meta));
         let mut buf = Vec::with_capacity(bytes.len() + HEADER.len() + 1);
         let fresh = match header_end(&file, &path)? {
             Some(_) => false,
             None => {
                 // Empty, or a header cut short: start the file again.
+                group.cut(0);
                 file.set_len(0).map_err(SessionError::io(&path))?;
                 buf.extend_from_slice(HEADER);
                 true
@@ -535,6 +644,7 @@ impl RevisionFile {
         if let Err(e) = (&file).write_all(&buf) {
             // Cut back whatever part was written; if even that fails, the torn tail is
             // skipped on load and ended by the next append.
+            group.cut(len);
             let _ = file.set_len(len);
             return Err(SessionError::io(&path)(e));
         }
@@ -553,24 +663,38 @@ impl RevisionFile {
     /// Under the sessions file's lock: rewrites the file to the revisions in `keep` that are
     /// stored with good content, atomically (temporary file, fsync, rename, fsync of the
     /// folder). Returns (kept, dropped).
+    ///
+    /// `inline`: the content of revisions this file lacks that links carried in their own
+    /// line (see [`SessionLog`](super::log::SessionLog)), kept too, since the compacted log
+    /// no longer carries it.
     pub(crate) fn compact(
         &mut self,
         keep: &BTreeSet<&str>,
+        inline: &HashMap<String, Arc<Persona>>,
     ) -> Result<(usize, usize), SessionError> {
         remove_stale_temps(&self.path);
         self.swept = true;
         self.refresh()?;
-        if self.reader.is_none() {
+        if self.reader.is_none() && inline.is_empty() {
             return Ok((0, 0));
         }
         let total = self.slots.len();
         let mut body = Vec::from(HEADER);
-        let mut kept = 0;
+        let (mut kept, mut kept_stored) = (0, 0);
         for rev in keep {
-            if let Ok(Some(persona)) = self.load(rev) {
-                body.extend_from_slice(&record_line(rev, &persona));
-                kept += 1;
-            }
+            let persona = match self.load(rev) {
+                Ok(Some(persona)) => {
+                    kept_stored += 1;
+                    persona
+                }
+                Ok(None) => match inline.get(*rev) {
+                    Some(persona) => Arc::clone(persona),
+                    None => continue,
+                },
+                Err(_) => continue,
+            };
+            body.extend_from_slice(&record_line(rev, &persona));
+            kept += 1;
         }
         let tmp = temp_path(&self.path);
         let result = (|| {
@@ -591,7 +715,79 @@ impl RevisionFile {
         result?;
         self.reader = None;
         self.refresh()?;
-        Ok((kept, total - kept))
+        Ok((kept, total - kept_stored))
+    }
+}
+
+/// What the handles of this process know of one file's flushes: how far it is known durable,
+/// and whether a flush is running. Only handles holding the file open hold its `Group`, so
+/// its inode (the key) cannot be freed and reused by another file while the group lives.
+#[derive(Debug, Default)]
+pub(crate) struct Group {
+    state: Mutex<GroupState>,
+    done: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GroupState {
+    durable: u64,
+    running: bool,
+}
+
+impl Group {
+    /// The group of the file `id`, shared by this process's handles open on it.
+    fn of(id: FileId) -> Arc<Group> {
+        static GROUPS: OnceLock<Mutex<HashMap<FileId, Weak<Group>>>> = OnceLock::new();
+        let mut groups = GROUPS
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(group) = groups.get(&id).and_then(Weak::upgrade) {
+            return group;
+        }
+        // The files no handle holds any more (closed, so their numbers may be reused).
+        groups.retain(|_, g| g.strong_count() > 0);
+        let group = Arc::new(Group::default());
+        groups.insert(id, Arc::downgrade(&group));
+        group
+    }
+
+    /// Before the file is cut back to `len` (a failed write): what is known durable ends
+    /// there at most, since later bytes will be written again.
+    fn cut(&self, len: u64) {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        st.durable = st.durable.min(len);
+    }
+
+    /// Makes the first `want` bytes of `file` durable, sharing flushes between the threads
+    /// of this process that write it (group commit): a thread that finds a flush running
+    /// waits for it, and flushes only if that did not cover `want`; so concurrent links that
+    /// each brought a new revision pay for about one flush of this file between them. A
+    /// flush covers every byte written before it started (the length is taken first).
+    fn sync(&self, file: &File, want: u64) -> io::Result<()> {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if st.durable >= want {
+                return Ok(());
+            }
+            if st.running {
+                st = self.done.wait(st).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            st.running = true;
+            drop(st);
+            let result = file.metadata().and_then(|m| {
+                file.sync_data()?;
+                Ok(m.len())
+            });
+            st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            st.running = false;
+            if let Ok(len) = result {
+                st.durable = st.durable.max(len);
+            }
+            self.done.notify_all();
+            result?;
+        }
     }
 }
 
@@ -639,6 +835,40 @@ mod tests {
             revisions_path(Path::new("idx")),
             Path::new("idx.revisions.jsonl")
         );
+    }
+
+    #[test]
+    fn shared_flushes_cover_every_writer_and_forget_what_a_cut_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let id = file_id(&file.metadata().unwrap());
+        let group = Group::of(id);
+        // The same group for every handle on the file while one holds it.
+        assert!(Arc::ptr_eq(&group, &Group::of(id)));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                let (file, group) = (&file, &group);
+                s.spawn(move || {
+                    for _ in 0..20 {
+                        (&*file).write_all(&[b'x'; 10]).unwrap();
+                        let want = file.metadata().unwrap().len();
+                        group.sync(file, want).unwrap();
+                        assert!(group.state.lock().unwrap().durable >= want);
+                    }
+                });
+            }
+        });
+        let len = file.metadata().unwrap().len();
+        assert_eq!(len, 800);
+        assert_eq!(group.state.lock().unwrap().durable, len);
+        // After a cut, bytes written again are not taken as durable.
+        group.cut(100);
+        assert_eq!(group.state.lock().unwrap().durable, 100);
     }
 
     #[test]

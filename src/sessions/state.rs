@@ -33,22 +33,16 @@ impl Link {
     }
 }
 
-/// A record parsed off the apply thread: short strings are stored inline, so moving one
-/// between threads allocates nothing for typical ids.
+/// A record parsed off the apply thread, its persona id and revision already interned: the
+/// apply thread only inserts into (or removes from) the table. Short session ids are stored
+/// inline, so moving one between threads allocates nothing for typical ids.
 enum Parsed {
-    Link {
-        session: CompactString,
-        persona: CompactString,
-        revision: Option<CompactString>,
-        at: Timestamp,
-    },
-    Unlink {
-        session: CompactString,
-    },
+    Link { session: CompactString, link: Link },
+    Unlink { session: CompactString },
 }
 
-impl From<Record<'_>> for Parsed {
-    fn from(record: Record<'_>) -> Self {
+impl Parsed {
+    fn new(record: Record<'_>, interner: &mut Interner) -> Self {
         match record {
             Record::Link {
                 session,
@@ -57,9 +51,11 @@ impl From<Record<'_>> for Parsed {
                 at,
             } => Parsed::Link {
                 session: CompactString::from(&*session),
-                persona: CompactString::from(&*persona),
-                revision: revision.map(|r| CompactString::from(&*r)),
-                at,
+                link: Link {
+                    persona: interner.intern(&persona),
+                    revision: revision.map(|r| interner.intern(&r)),
+                    at,
+                },
             },
             Record::Unlink { session, .. } => Parsed::Unlink {
                 session: CompactString::from(&*session),
@@ -68,13 +64,30 @@ impl From<Record<'_>> for Parsed {
     }
 }
 
+/// Persona ids and revisions shared (`Arc`) between the sessions that name them: a large
+/// index names a few personas and at most a few thousand revisions.
+#[derive(Debug, Default)]
+struct Interner {
+    set: HashSet<Arc<str>, RandomState>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.set.get(s) {
+            return Arc::clone(a);
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.set.insert(Arc::clone(&a));
+        a
+    }
+}
+
 /// Sessions by id. Persona ids and revisions are shared (`Arc`), since many sessions name the
 /// same few.
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub map: HashMap<CompactString, Link, RandomState>,
-    interned: HashSet<Arc<str>, RandomState>,
-    recent: [Option<Arc<str>>; 8],
+    interner: Interner,
     /// Lines that could not be read (torn or hand-damaged), skipped.
     pub skipped: usize,
 }
@@ -88,44 +101,15 @@ impl State {
         }
     }
 
-    fn intern(&mut self, s: &str) -> Arc<str> {
-        // Records name a few personas and revisions: the last ones seen are checked first.
-        if let Some(hit) = self.recent.iter().flatten().find(|r| ***r == *s) {
-            return Arc::clone(hit);
-        }
-        let a = self.intern_slow(s);
-        self.recent.rotate_right(1);
-        self.recent[0] = Some(Arc::clone(&a));
-        a
-    }
-
-    fn intern_slow(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.interned.get(s) {
-            return Arc::clone(a);
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.interned.insert(Arc::clone(&a));
-        a
-    }
-
     /// Applies one record: a link replaces, an unlink removes.
     pub(crate) fn apply(&mut self, record: Record<'_>) {
-        self.apply_owned(Parsed::from(record));
+        let parsed = Parsed::new(record, &mut self.interner);
+        self.apply_owned(parsed);
     }
 
     fn apply_owned(&mut self, record: Parsed) {
         match record {
-            Parsed::Link {
-                session,
-                persona,
-                revision,
-                at,
-            } => {
-                let link = Link {
-                    persona: self.intern(&persona),
-                    revision: revision.map(|r| self.intern(&r)),
-                    at,
-                };
+            Parsed::Link { session, link } => {
                 // One probe: most sessions are new (an old key's copy is simply dropped).
                 self.map.insert(session, link);
             }
@@ -141,13 +125,16 @@ impl State {
     pub(crate) fn replay_pipelined(&mut self, file: &File, start: u64) -> io::Result<Scan> {
         const BATCH: usize = 4096;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(8);
+        // The parser interns persona ids and revisions too, so that the apply thread (the
+        // slower stage: a random insert into a large table per record) does nothing else.
+        let mut interner = std::mem::take(&mut self.interner);
         std::thread::scope(|scope| {
             let parser = scope.spawn(move || {
                 let mut batch = Vec::with_capacity(BATCH);
                 let mut skipped = 0usize;
                 let scan = scan_lines(file, start, None, |line, _| match Record::parse(line) {
                     Some(record) => {
-                        batch.push(Parsed::from(record));
+                        batch.push(Parsed::new(record, &mut interner));
                         if batch.len() == BATCH {
                             // The receiver only goes away if this thread's caller panicked.
                             let _ =
@@ -159,7 +146,7 @@ impl State {
                 if !batch.is_empty() {
                     let _ = tx.send(batch);
                 }
-                (scan, skipped)
+                (scan, skipped, interner)
             });
             for batch in rx {
                 for record in batch {
@@ -167,8 +154,9 @@ impl State {
                 }
             }
             match parser.join() {
-                Ok((scan, skipped)) => {
+                Ok((scan, skipped, interner)) => {
                     self.skipped += skipped;
+                    self.interner = interner;
                     scan
                 }
                 Err(panic) => std::panic::resume_unwind(panic),

@@ -184,7 +184,7 @@ impl SessionStore for SessionLog {
     }
 
     fn stored_revision(&mut self, revision: &str) -> Result<Option<Arc<Persona>>, SessionError> {
-        self.revisions().get(revision)
+        SessionLog::stored_revision(self, revision)
     }
 
     fn stored_revisions(&mut self) -> Result<Vec<String>, SessionError> {
@@ -234,7 +234,7 @@ impl SessionStore for SessionIndex {
     }
 
     fn stored_revision(&mut self, revision: &str) -> Result<Option<Arc<Persona>>, SessionError> {
-        self.log_mut().revisions().get(revision)
+        self.log_mut().stored_revision(revision)
     }
 
     fn stored_revisions(&mut self) -> Result<Vec<String>, SessionError> {

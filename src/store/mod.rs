@@ -283,19 +283,92 @@ impl Store {
         self.apply_batch(ops, true)
     }
 
+    /// [`Store::apply_each`] of the writes `plan` makes from the directory as the write
+    /// finds it under the store's lock (each persona file's own check, in path order), with
+    /// whatever else `plan` returns: the directory is read and checked once, for the plan
+    /// and for the verdict, and no other writer can change it in between. How an import
+    /// matches what it brings with what the directory holds.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::apply_each`].
+    pub fn apply_each_planned<T>(
+        &self,
+        plan: impl FnOnce(&[CheckedFile]) -> (Vec<WriteOp>, T),
+    ) -> Result<(Applied, T), StoreError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let _lock = self.lock()?;
+        let base = self.read_base()?;
+        let (ops, planned) = match &base {
+            Current::Disk { files, .. } => plan(files),
+            // Checked against the registry: the plan still needs each file's own check.
+            Current::Registry(_) => plan(&crate::check::check_files_lean(&self.tree()?)),
+        };
+        for op in &ops {
+            self.admit(op)?;
+        }
+        let applied = self.apply_locked(&ops, true, base)?;
+        Ok((applied, planned))
+    }
+
+    /// What a write may not be even before it is checked: an invalid id, or the removal of
+    /// the default persona.
+    fn admit(&self, op: &WriteOp) -> Result<(), StoreError> {
+        check_id(op.id())?;
+        if let WriteOp::Delete { id } = op {
+            self.guard_default(id)?;
+        }
+        Ok(())
+    }
+
+    /// The directory as it is: read and each file checked on its own, once; or the registry
+    /// writes are checked against, which holds that already.
+    fn read_base(&self) -> Result<Current, StoreError> {
+        if let Some(registry) = &self.registry {
+            return Ok(Current::Registry(registry.clone()));
+        }
+        let tree = self.tree()?;
+        // Only the verdict is wanted: no standalone personas.
+        let files = crate::check::check_files_lean(&tree);
+        Ok(Current::Disk { tree, files })
+    }
+
+    /// The directory's persona files (none when it does not exist yet).
+    fn tree(&self) -> Result<Tree, StoreError> {
+        Ok(if self.dir.exists() {
+            Tree::from_dir(&self.dir)?
+        } else {
+            Tree::new(&self.dir)
+        })
+    }
+
     fn apply_batch(&self, ops: &[WriteOp], each: bool) -> Result<Applied, StoreError> {
         for op in ops {
-            check_id(op.id())?;
-            if let WriteOp::Delete { id } = op {
-                self.guard_default(id)?;
-            }
+            self.admit(op)?;
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let _lock = self.lock()?;
-        let existing: HashMap<String, PathBuf> = discover(&self.dir)?
-            .into_iter()
-            .filter_map(|p| Some((stem_id(&p)?, p)))
-            .collect();
+        let base = self.read_base()?;
+        self.apply_locked(ops, each, base)
+    }
+
+    /// The batch write, under the store's lock, against `base` (from [`Store::read_base`]).
+    fn apply_locked(
+        &self,
+        ops: &[WriteOp],
+        each: bool,
+        base: Current,
+    ) -> Result<Applied, StoreError> {
+        let existing: HashMap<String, PathBuf> = match &base {
+            Current::Disk { tree, .. } => tree
+                .paths()
+                .filter_map(|p| Some((stem_id(p)?, p.to_path_buf())))
+                .collect(),
+            Current::Registry(_) => discover(&self.dir)?
+                .into_iter()
+                .filter_map(|p| Some((stem_id(&p)?, p)))
+                .collect(),
+        };
         let mut seen = HashSet::new();
         let mut paths = Vec::with_capacity(ops.len());
         for op in ops {
@@ -327,7 +400,8 @@ impl Store {
                 WriteOp::Delete { .. } => removes.push((i, path)),
             }
         }
-        let mut proposal = self.propose(
+        let mut proposal = self.propose_on(
+            base,
             &writes.iter().map(|(_, p, t)| (*p, *t)).collect::<Vec<_>>(),
             &removes.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
             None,
@@ -743,35 +817,29 @@ impl Store {
         removes: &[&'a Path],
         precondition: Option<(&str, Option<&str>)>,
     ) -> Result<Proposal<'a>, StoreError> {
+        let base = self.read_base()?;
+        self.propose_on(base, writes, removes, precondition)
+    }
+
+    /// [`Store::propose`] against the directory as `base` read it.
+    fn propose_on<'a>(
+        &self,
+        base: Current,
+        writes: &[(&'a Path, &str)],
+        removes: &[&'a Path],
+        precondition: Option<(&str, Option<&str>)>,
+    ) -> Result<Proposal<'a>, StoreError> {
         let checked: Vec<CheckedFile> = {
             use rayon::prelude::*;
             writes.par_iter().map(|(p, t)| check_text(p, t)).collect()
         };
         let texts: Vec<Arc<str>> = writes.iter().map(|(_, t)| Arc::from(*t)).collect();
         let removes = removes.to_vec();
-        if let Some(registry) = &self.registry {
-            if let Some((id, Some(expected))) = precondition {
-                let snapshot = registry.snapshot();
-                let current = snapshot.get(id).map_or("none", |e| e.revision.as_str());
-                if current != expected {
-                    return Err(StoreError::RevisionMismatch {
-                        id: id.to_owned(),
-                        expected: expected.to_owned(),
-                        current: current.to_owned(),
-                    });
-                }
+        let (tree, files) = match base {
+            Current::Disk { tree, files } => (tree, files),
+            Current::Registry(registry) => {
+                return Self::propose_on_registry(registry, checked, texts, removes, precondition);
             }
-            return Ok(Proposal {
-                checked,
-                texts,
-                removes,
-                base: Base::Registry(registry.clone()),
-            });
-        }
-        let tree = if self.dir.exists() {
-            Tree::from_dir(&self.dir)?
-        } else {
-            Tree::new(&self.dir)
         };
         // Only a revision precondition needs the resolved personas; the verdict itself needs
         // only the diagnostics.
@@ -779,8 +847,6 @@ impl Store {
             default_persona: self.default_persona.clone(),
             diagnostics_only: true,
         };
-        // Only the verdict is wanted (the revision precondition needs no standalone personas).
-        let files = crate::check::check_files_lean(&tree);
         let before = assemble(
             &tree,
             &files,
@@ -821,6 +887,33 @@ impl Store {
                 before: before.diagnostics,
                 options,
             },
+        })
+    }
+
+    /// [`Store::propose_on`] when writes are checked against the registry.
+    fn propose_on_registry<'a>(
+        registry: crate::Registry,
+        checked: Vec<CheckedFile>,
+        texts: Vec<Arc<str>>,
+        removes: Vec<&'a Path>,
+        precondition: Option<(&str, Option<&str>)>,
+    ) -> Result<Proposal<'a>, StoreError> {
+        if let Some((id, Some(expected))) = precondition {
+            let snapshot = registry.snapshot();
+            let current = snapshot.get(id).map_or("none", |e| e.revision.as_str());
+            if current != expected {
+                return Err(StoreError::RevisionMismatch {
+                    id: id.to_owned(),
+                    expected: expected.to_owned(),
+                    current: current.to_owned(),
+                });
+            }
+        }
+        Ok(Proposal {
+            checked,
+            texts,
+            removes,
+            base: Base::Registry(registry),
         })
     }
 
@@ -899,6 +992,14 @@ struct Proposal<'a> {
     texts: Vec<Arc<str>>,
     removes: Vec<&'a Path>,
     base: Base,
+}
+
+/// What a write is checked against: the directory as the write found it under the store's
+/// lock (its files, each checked on its own, in path order), or the registry the store is
+/// attached to.
+enum Current {
+    Disk { tree: Tree, files: Vec<CheckedFile> },
+    Registry(crate::Registry),
 }
 
 /// The directory the change is judged against.

@@ -188,10 +188,12 @@ on_both_backends!(
     links_made_before_revisions_were_stored_keep_working,
     the_api_returns_the_pinned_persona,
     links_racing_compactions_never_name_a_dropped_revision,
+    concurrent_links_each_bringing_a_new_revision_store_every_one,
 );
 
 use pinned::{
     compaction_keeps_exactly_the_referenced_revisions,
+    concurrent_links_each_bringing_a_new_revision_store_every_one,
     damaged_stored_content_is_reported_not_served,
     links_made_before_revisions_were_stored_keep_working,
     links_racing_compactions_never_name_a_dropped_revision,

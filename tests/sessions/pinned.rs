@@ -534,3 +534,51 @@ pub(crate) fn links_racing_compactions_never_name_a_dropped_revision(p: Project)
         );
     }
 }
+
+/// Writers on their own handles, each link bringing a revision nobody stored yet (the file
+/// backend's flushes of the revisions file are shared between them): every link is there and
+/// pins exactly its own persona.
+pub(crate) fn concurrent_links_each_bringing_a_new_revision_store_every_one(p: Project) {
+    const THREADS: usize = 4;
+    const LINKS: usize = 25;
+    let catalog = p.catalog();
+    let base = entry(&catalog, "coach");
+    let variants: Vec<personas::Entry> = (0..THREADS * LINKS)
+        .map(|i| {
+            let mut persona = (*base.persona).clone();
+            persona.system_prompt.push_str(&format!("\n(variant {i})"));
+            personas::Entry {
+                id: base.id.clone(),
+                path: base.path.clone(),
+                revision: personas::revision(&persona),
+                persona: Arc::new(persona),
+            }
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (p, variants) = (&p, &variants);
+            s.spawn(move || {
+                let mut store = p.store();
+                for i in 0..LINKS {
+                    store
+                        .link(&format!("t{t}-{i}"), &variants[t * LINKS + i])
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let mut store = p.long_lived();
+    assert_eq!(store.list(None).unwrap().len(), THREADS * LINKS);
+    assert_eq!(store.skipped(), 0);
+    assert_eq!(store.stored_revisions().unwrap().len(), THREADS * LINKS);
+    for t in 0..THREADS {
+        for i in 0..LINKS {
+            let v = &variants[t * LINKS + i];
+            let pinned = store
+                .pinned(&format!("t{t}-{i}"), &catalog, "journaling-assistant")
+                .unwrap();
+            assert_eq!(pinned.pinned.as_deref(), Some(&*v.persona), "t{t}-{i}");
+        }
+    }
+}

@@ -29,10 +29,14 @@ fn a_revisions_file_cut_at_every_byte_loads_loses_at_most_the_last_record_and_ne
         )
         .unwrap();
     }
-    for (i, id) in ids.iter().enumerate() {
-        p.ok(&["session", "link", &format!("s{i}"), id], 0);
-    }
     let catalog = p.catalog();
+    // Buffered: links that do not carry their revision's content (a durable link that brings
+    // a new revision does, see the next test), so that only the revisions file holds it.
+    let mut log = SessionLog::new(p.sessions()).with_durability(Durability::Buffered);
+    for (i, id) in ids.iter().enumerate() {
+        log.link(&format!("s{i}"), entry(&catalog, id)).unwrap();
+    }
+    drop(log);
     let full = fs::read(revisions_file(&p)).unwrap();
     // Where each record ends (the header is line 0).
     let ends: Vec<usize> = full
@@ -81,6 +85,84 @@ fn a_revisions_file_cut_at_every_byte_loads_loses_at_most_the_last_record_and_ne
             }
         }
     }
+}
+
+/// A durable link that brings a new revision carries its content in its own line (one
+/// append, one flush), the revisions file getting it without a flush: when a crash loses the
+/// revisions file's records (or the whole file), the content is served from the link, and a
+/// compaction writes it back into the revisions file.
+#[test]
+fn a_new_revision_travels_in_its_link_line_and_survives_losing_the_revisions_file() {
+    let p = Project::new();
+    let catalog = p.catalog();
+    let coach = entry(&catalog, "coach");
+    let mut log = SessionLog::new(p.sessions());
+    log.link("s1", coach).unwrap();
+    log.link("s2", coach).unwrap(); // reuses it: a plain link
+    let text = fs::read_to_string(p.sessions()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].contains(r#","content":{"#), "{}", lines[1]);
+    assert!(!lines[2].contains("content"), "{}", lines[2]);
+    let full = fs::read(revisions_file(&p)).unwrap();
+    let header_end = full.iter().position(|b| *b == b'\n').unwrap() + 1;
+    for lost in [
+        Some(&full[..header_end]),
+        Some(&full[..full.len() - 7]),
+        None,
+    ] {
+        match lost {
+            Some(bytes) => fs::write(revisions_file(&p), bytes).unwrap(),
+            None => fs::remove_file(revisions_file(&p)).unwrap(),
+        }
+        let mut one_shot = SessionLog::new(p.sessions());
+        assert_eq!(
+            one_shot
+                .stored_revision(&coach.revision)
+                .unwrap()
+                .as_deref(),
+            Some(&*coach.persona)
+        );
+        let mut index = personas::SessionIndex::open(p.sessions()).unwrap();
+        assert_eq!(index.skipped(), 0);
+        for s in ["s1", "s2"] {
+            let pinned = index.pinned(s, &catalog, DEFAULT).unwrap();
+            assert_eq!(pinned.pinned.as_deref(), Some(&*coach.persona), "{s}");
+        }
+        if lost.is_none_or(|b| b.len() == header_end) {
+            // Nothing torn: nothing to report either.
+            p.ok(&["validate", "--sessions", "sessions.jsonl"], 0);
+        }
+    }
+    // The revisions file is gone: compaction writes the content back into a new one, and the
+    // log's lines no longer carry it.
+    let c = SessionLog::new(p.sessions()).compact().unwrap();
+    assert_eq!((c.sessions, c.revisions_kept), (2, 1));
+    assert!(
+        !fs::read_to_string(p.sessions())
+            .unwrap()
+            .contains("content")
+    );
+    let mut fresh = SessionLog::new(p.sessions());
+    assert_eq!(
+        fresh.stored_revision(&coach.revision).unwrap().as_deref(),
+        Some(&*coach.persona)
+    );
+    assert_eq!(
+        fresh.stored_revisions().unwrap(),
+        vec![coach.revision.clone()]
+    );
+    // A damaged copy in the revisions file is still reported, not replaced by the link's.
+    log.link("s3", entry(&catalog, "therapist")).unwrap();
+    let text = fs::read_to_string(revisions_file(&p)).unwrap();
+    fs::write(revisions_file(&p), text.replace("You are", "You were")).unwrap();
+    let err = SessionLog::new(p.sessions())
+        .stored_revision(&entry(&catalog, "therapist").revision)
+        .unwrap_err();
+    assert!(
+        matches!(err, personas::SessionError::RevisionMismatch { .. }),
+        "{err}"
+    );
 }
 
 /// Mounts a tmpfs of `size` at `dir`; `false` when this process may not mount.

@@ -12,15 +12,18 @@
 //! [`budget_diagnostic`] and [`resolve_with_budgets`], which `validate`, the catalog, the
 //! registry and every store write call.
 
+mod split;
+
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
-use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::{Code, Diagnostic, Related, Snippet};
 use crate::persona::Persona;
+use crate::{ModelSettings, PersonaFile};
 
 use crate::placeholders::{Date, Vars};
 use crate::resolve::{Families, Links};
@@ -121,38 +124,46 @@ impl Tokenizer {
 struct Counter {
     tokenizer: &'static bpe_openai::Tokenizer,
     whole: rustc_hash::FxHashSet<&'static [u8]>,
+    /// Whether ASCII text may be split by [`split::pieces`] (the `o200k_base` expression).
+    ascii_split: bool,
 }
 
 impl Counter {
-    fn new(tokenizer: &'static bpe_openai::Tokenizer) -> Self {
+    fn new(tokenizer: &'static bpe_openai::Tokenizer, ascii_split: bool) -> Self {
         let bpe = &tokenizer.bpe;
         let whole = (0..bpe.num_tokens())
             .filter_map(|id| u32::try_from(id).ok())
             .map(|id| bpe.token_bytes(id))
             .collect();
-        Counter { tokenizer, whole }
+        Counter {
+            tokenizer,
+            whole,
+            ascii_split,
+        }
     }
 
     fn count(&self, text: &str) -> usize {
-        // o200k_base and cl100k_base do not normalise: the pieces are the text's own.
-        self.tokenizer
-            .split(text)
-            .map(|piece| {
-                let bytes = piece.as_bytes();
-                if self.whole.contains(bytes) {
-                    1
-                } else {
-                    self.tokenizer.bpe.count(bytes)
-                }
-            })
-            .sum()
+        let one = |bytes: &[u8]| {
+            if self.whole.contains(bytes) {
+                1
+            } else {
+                self.tokenizer.bpe.count(bytes)
+            }
+        };
+        // o200k_base and cl100k_base do not normalise: the pieces are the text's own. ASCII
+        // text in o200k_base is split by hand (the same pieces, found faster).
+        if self.ascii_split && text.is_ascii() {
+            split::pieces(text.as_bytes()).map(one).sum()
+        } else {
+            self.tokenizer.split(text).map(|p| one(p.as_bytes())).sum()
+        }
     }
 }
 
 // Built once per process, on first use (as the crate builds its encoders), so that loads and
 // lookups that never count pay nothing.
-static O200K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::o200k_base()));
-static CL100K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::cl100k_base()));
+static O200K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::o200k_base(), true));
+static CL100K: LazyLock<Counter> = LazyLock::new(|| Counter::new(bpe_openai::cl100k_base(), false));
 
 /// The schema of `[model] tokenizer`: a plain string enum, which editors complete.
 pub(crate) fn tokenizer_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -187,15 +198,36 @@ pub struct TokenCounts {
 /// implies, else `o200k_base`.
 #[must_use]
 pub fn tokenizer_of(persona: &Persona) -> Tokenizer {
-    let model = persona.model.as_ref();
+    persona
+        .model
+        .as_ref()
+        .map_or(Tokenizer::O200kBase, tokenizer_of_settings)
+}
+
+/// [`tokenizer_of`] for `[model]` settings as they are.
+pub(crate) fn tokenizer_of_settings(model: &ModelSettings) -> Tokenizer {
     model
-        .and_then(|m| m.tokenizer)
-        .or_else(|| {
-            model
-                .and_then(|m| m.name.as_deref())
-                .and_then(Tokenizer::for_model)
-        })
+        .tokenizer
+        .or_else(|| model.name.as_deref().and_then(Tokenizer::for_model))
         .unwrap_or(Tokenizer::O200kBase)
+}
+
+/// Starts building `tokenizer`'s encoder on a thread of its own, once per process: a check
+/// that found a budget calls it, so that the encoder (about 0.1 s of one
+/// core) is ready when the budget is counted, instead of every counting thread waiting for
+/// the first to build it.
+pub(crate) fn prefetch(tokenizer: Tokenizer) {
+    static STARTED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+    let (started, counter) = match tokenizer {
+        Tokenizer::O200kBase => (&STARTED[0], &O200K),
+        Tokenizer::Cl100kBase => (&STARTED[1], &CL100K),
+    };
+    if !started.swap(true, Ordering::Relaxed) {
+        // Failing to start the thread only means the first count builds the encoder.
+        let _ = std::thread::Builder::new()
+            .name("tokenizer".into())
+            .spawn(move || LazyLock::force(counter));
+    }
 }
 
 /// A persona's token counts: its system prompt and greeting rendered with every variable at
@@ -380,74 +412,94 @@ pub(crate) fn budgeted_families(checked: &[CheckedFile], resolution: &Families) 
 /// budget is left out (and so are its descendants), with a diagnostic. A file without its
 /// content (`file` dropped) is skipped, and so are its descendants, silently. With `only`,
 /// just the files it marks are merged (whole families, as [`budgeted_families`] marks them);
-/// the others stay `None`. Returns the personas by file, and the diagnostics.
+/// the others stay `None`. Returns the personas by file, and the diagnostics (parents before
+/// children).
 ///
-/// Three passes: the merges, parents before children (cheap); the budget rule on every merged
-/// persona, on all cores (counting is the expensive step); then, parents before children
-/// again, what is left out.
+/// One level of the families at a time ([`Families::by_levels`]): each file merged onto its
+/// parent's outcome and its budget checked, on all cores (counting is the expensive step).
 pub(crate) fn resolve_with_budgets(
     checked: &[CheckedFile],
     resolution: &Families,
     only: Option<&[bool]>,
 ) -> (Vec<Option<Arc<Persona>>>, Vec<Diagnostic>) {
-    let n = checked.len();
-    let mut merged: Vec<Option<Arc<Persona>>> = vec![None; n];
-    for &v in &resolution.order {
+    let outcomes = resolution.by_levels(|v, parent: Option<&Budgeted>| {
         if only.is_some_and(|only| !only[v]) {
-            continue;
+            return None;
         }
-        let Some(file) = checked[v].file.as_ref() else {
-            continue;
-        };
-        let persona = match resolution.parent[v] {
-            Some(p) => merged[p]
-                .as_deref()
-                .and_then(|parent| crate::check::resolve_one(file, Some(parent))),
-            None => crate::check::resolve_one(file, None),
-        };
-        merged[v] = persona.map(Arc::new);
-    }
-    let prompt_from = |v: usize| {
-        let mut up = resolution.parent[v];
-        while let Some(p) = up {
-            let has_prompt = checked[p]
-                .file
-                .as_ref()
-                .is_some_and(|f| f.system_prompt.is_some());
-            if has_prompt {
-                return checked[p].id.clone();
-            }
-            up = resolution.parent[p];
-        }
-        None
-    };
-    let mut verdicts: Vec<Option<Diagnostic>> = merged
-        .par_iter()
-        .enumerate()
-        .map(|(v, persona)| {
-            let c = &checked[v];
-            budget_diagnostic(&c.path, &c.links, persona.as_deref()?, || prompt_from(v))
-        })
-        .collect();
-    let mut diagnostics = Vec::new();
-    let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; n];
-    let mut over = vec![false; n];
-    for &v in &resolution.order {
-        let Some(persona) = merged[v].take() else {
-            continue;
-        };
         let c = &checked[v];
-        if let Some(p) = resolution.parent[v].filter(|&p| over[p]) {
-            diagnostics.push(parent_over_budget(&c.path, &c.links, &checked[p].path));
-            over[v] = true;
-        } else if let Some(d) = verdicts[v].take() {
-            diagnostics.push(d);
-            over[v] = true;
-        } else {
-            resolved[v] = Some(persona);
+        let file = c.file.as_ref()?;
+        let parent = match (resolution.parent[v], parent) {
+            (None, _) => None,
+            // The parent was skipped: so is its child.
+            (Some(_), None) => return None,
+            (Some(p), Some(Budgeted { persona: None, .. })) => {
+                let d = parent_over_budget(&c.path, &c.links, &checked[p].path);
+                return Some(Budgeted::over(d));
+            }
+            (Some(_), Some(Budgeted { persona, .. })) => persona.as_deref(),
+        };
+        let persona = crate::check::resolve_one(file, parent)?;
+        let prompt_from = || {
+            inherited_prompt_from(resolution, v, |p| {
+                (checked[p].file.as_ref(), checked[p].id.as_deref())
+            })
+        };
+        Some(
+            match budget_diagnostic(&c.path, &c.links, &persona, prompt_from) {
+                Some(d) => Budgeted::over(d),
+                None => Budgeted {
+                    persona: Some(Arc::new(persona)),
+                    diagnostic: None,
+                },
+            },
+        )
+    });
+    let mut diagnostics = Vec::new();
+    let mut resolved: Vec<Option<Arc<Persona>>> = vec![None; checked.len()];
+    let mut outcomes = outcomes;
+    for &v in &resolution.order {
+        if let Some(outcome) = outcomes[v].take() {
+            diagnostics.extend(outcome.diagnostic);
+            resolved[v] = outcome.persona;
         }
     }
     (resolved, diagnostics)
+}
+
+/// One file's outcome under the budget rule: its resolved persona, or (`None`) left out for
+/// a budget, its own or an ancestor's, with the diagnostic that says so.
+pub(crate) struct Budgeted {
+    /// The resolved persona; `None` when it or an ancestor is over budget.
+    pub persona: Option<Arc<Persona>>,
+    /// Why it was left out.
+    pub diagnostic: Option<Diagnostic>,
+}
+
+impl Budgeted {
+    fn over(d: Diagnostic) -> Self {
+        Budgeted {
+            persona: None,
+            diagnostic: Some(d),
+        }
+    }
+}
+
+/// The id of the nearest ancestor of node `v` that writes its own `system_prompt` (the one a
+/// budget diagnostic of an inherited prompt names); `node(p)` gives a node's file and id.
+pub(crate) fn inherited_prompt_from<'a>(
+    resolution: &Families,
+    v: usize,
+    node: impl Fn(usize) -> (Option<&'a PersonaFile>, Option<&'a str>),
+) -> Option<String> {
+    let mut up = resolution.parent[v];
+    while let Some(p) = up {
+        let (file, id) = node(p);
+        if file.is_some_and(|f| f.system_prompt.is_some()) {
+            return id.map(str::to_owned);
+        }
+        up = resolution.parent[p];
+    }
+    None
 }
 
 #[cfg(test)]
