@@ -11,7 +11,9 @@
 //!   connection, distinct sessions.
 //!
 //! `cargo bench --bench sessions_revisions` (links per measure: `REVISIONS_BENCH_LINKS`,
-//! default 1000, in `REVISIONS_BENCH_ROUNDS` alternating rounds, default 3, medians shown; the large index: `REVISIONS_BENCH_N` sessions, default 1,000,000, and
+//! default 1000, run in alternating blocks of `REVISIONS_BENCH_BLOCK` links per writer,
+//! default 50, plain and with revisions on the same file or database; the large index:
+//! `REVISIONS_BENCH_N` sessions, default 1,000,000, and
 //! `REVISIONS_BENCH_R` revisions, default 10,000). PostgreSQL: as in `sessions_backends`.
 
 #[path = "../tests/util/pg.rs"]
@@ -78,99 +80,105 @@ fn main() -> Res<()> {
         "measure", "plain", "revisions", "cost", "plain", "revisions", "cost"
     );
     let at = Timestamp::from_unix(1_795_622_400);
-    // Rounds that alternate the measures, medians reported: a shared, noisy machine drifts.
-    let rounds = env("REVISIONS_BENCH_ROUNDS", 3);
+    // Each pair (plain, with revisions) runs in alternating blocks of `block` links per writer
+    // (plain, revisions, revisions, plain, …) on the same file or database: the drift of a
+    // shared machine falls on both alike.
+    let block = env("REVISIONS_BENCH_BLOCK", 50).max(1);
     for writers in [1, 4] {
         let per = links / writers;
-        let mut m: [Vec<f64>; 6] = Default::default();
-        for round in 0..rounds {
-            let tag = format!("{writers}-{round}");
-            // Plain links: the link record alone.
-            let file = root.join(format!("plain-{tag}.jsonl"));
-            m[0].push(rate(writers, per, |w| {
-                let mut log = SessionLog::new(&file);
-                Box::new(move |i| {
-                    let e = entries[i % entries.len()];
-                    log.import(&[(format!("w{w}-{i}"), link_of(e, at))])?;
-                    Ok(())
-                })
-            })?);
-            let url = db(&format!("plain{writers}_{round}"));
-            drop(PgStore::connect(&url)?);
-            m[1].push(rate(writers, per, |w| {
-                let mut client = pg::client(&url);
-                // Prepared once, as the store prepares its statements.
-                let upsert = client
-                    .prepare(
-                        "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
-                         VALUES ($1, $2, $3, to_timestamp($4::bigint))
-                         ON CONFLICT (session) DO UPDATE
-                         SET persona = EXCLUDED.persona, revision = EXCLUDED.revision, linked_at = EXCLUDED.linked_at",
-                    )
-                    .expect("the statement prepares");
-                Box::new(move |i| {
-                    let e = entries[i % entries.len()];
-                    client.execute(
-                        &upsert,
-                        &[&format!("w{w}-{i}"), &e.id, &e.revision, &at.unix()],
-                    )?;
-                    Ok(())
-                })
-            })?);
-            // Links that reuse stored revisions (each stored once before the clock starts).
-            let file = root.join(format!("reuse-{tag}.jsonl"));
-            let mut warm = SessionLog::new(&file);
-            for e in entries {
-                warm.link("warm", e)?;
+        let mut file_rates = Vec::new();
+        let mut pg_rates = Vec::new();
+        for new in [false, true] {
+            let kind = if new { "new" } else { "reuse" };
+            // A new revision for each link of each writer; else the 4 stored ones in turn.
+            let pick = move |w: usize, i: usize| -> &Entry {
+                if new {
+                    &fresh[w * per + i]
+                } else {
+                    entries[i % entries.len()]
+                }
+            };
+            let file = root.join(format!("{kind}-{writers}.jsonl"));
+            if !new {
+                let mut warm = SessionLog::new(&file);
+                for e in entries {
+                    warm.link("warm", e)?;
+                }
             }
-            m[2].push(rate(writers, per, |w| {
-                let mut log = SessionLog::new(&file);
-                Box::new(move |i| {
-                    log.link(&format!("w{w}-{i}"), entries[i % entries.len()])?;
-                    Ok(())
-                })
-            })?);
-            let url = db(&format!("reuse{writers}_{round}"));
+            file_rates.push(paired(
+                writers,
+                per,
+                block,
+                |w| {
+                    // Plain: the link record alone (`import`), the path of a link before.
+                    let mut log = SessionLog::new(&file);
+                    Box::new(move |i| {
+                        log.import(&[(format!("p{w}-{i}"), link_of(pick(w, i), at))])?;
+                        Ok(())
+                    })
+                },
+                |w| {
+                    let mut log = SessionLog::new(&file);
+                    Box::new(move |i| {
+                        log.link(&format!("r{w}-{i}"), pick(w, i))?;
+                        Ok(())
+                    })
+                },
+            )?);
+            let url = db(&format!("{kind}{writers}"));
             let mut warm = PgStore::connect(&url)?;
-            for e in entries {
-                warm.link("warm", e)?;
+            if !new {
+                for e in entries {
+                    warm.link("warm", e)?;
+                }
             }
-            m[3].push(rate(writers, per, |w| {
-                let mut store = PgStore::connect(&url).expect("PostgreSQL connects");
-                Box::new(move |i| {
-                    store.link(&format!("w{w}-{i}"), entries[i % entries.len()])?;
-                    Ok(())
-                })
-            })?);
-            // Links that each bring a new revision.
-            let file = root.join(format!("new-{tag}.jsonl"));
-            m[4].push(rate(writers, per, |w| {
-                let mut log = SessionLog::new(&file);
-                Box::new(move |i| {
-                    log.link(&format!("w{w}-{i}"), &fresh[w * per + i])?;
-                    Ok(())
-                })
-            })?);
-            let url = db(&format!("new{writers}_{round}"));
-            drop(PgStore::connect(&url)?);
-            m[5].push(rate(writers, per, |w| {
-                let mut store = PgStore::connect(&url).expect("PostgreSQL connects");
-                Box::new(move |i| {
-                    store.link(&format!("w{w}-{i}"), &fresh[links + w * per + i])?;
-                    Ok(())
-                })
-            })?);
+            drop(warm);
+            // New revisions on PostgreSQL: other personas than the file's.
+            let offset = if new { links } else { 0 };
+            pg_rates.push(paired(
+                writers,
+                per,
+                block,
+                |w| {
+                    let mut client = pg::client(&url);
+                    // Prepared once, as the store prepares its statements: the upsert a link
+                    // was before revisions were stored (one round trip, one commit).
+                    let upsert = client
+                        .prepare(
+                            "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
+                             VALUES ($1, $2, $3, to_timestamp($4::bigint))
+                             ON CONFLICT (session) DO UPDATE
+                             SET persona = EXCLUDED.persona, revision = EXCLUDED.revision, linked_at = EXCLUDED.linked_at",
+                        )
+                        .expect("the statement prepares");
+                    Box::new(move |i| {
+                        let e = pick(w, i);
+                        client.execute(
+                            &upsert,
+                            &[&format!("p{w}-{i}"), &e.id, &e.revision, &at.unix()],
+                        )?;
+                        Ok(())
+                    })
+                },
+                |w| {
+                    let mut store = PgStore::connect(&url).expect("PostgreSQL connects");
+                    Box::new(move |i| {
+                        let e = if new { &fresh[offset + w * per + i] } else { pick(w, i) };
+                        store.link(&format!("r{w}-{i}"), e)?;
+                        Ok(())
+                    })
+                },
+            )?);
         }
-        let [a, b, c, d, e, f] = m.map(|mut v| median(&mut v));
         row(
             &format!("reuse a revision, {writers} writer(s)"),
-            (a, c),
-            (b, d),
+            file_rates[0],
+            pg_rates[0],
         );
         row(
             &format!("a new revision each, {writers} writer(s)"),
-            (a, e),
-            (b, f),
+            file_rates[1],
+            pg_rates[1],
         );
     }
 
@@ -244,22 +252,49 @@ fn median(v: &mut [f64]) -> f64 {
 /// One operation of one worker: its `i`-th.
 type Op<'a> = Box<dyn FnMut(usize) -> Res<()> + Send + 'a>;
 
-/// Operations per second of `workers` threads running `per` operations each, concurrently;
-/// each worker's handle is made (by `make`) before the clock starts.
-fn rate<'a>(workers: usize, per: usize, make: impl Fn(usize) -> Op<'a> + Sync) -> Res<f64> {
-    let ops: Vec<Op<'a>> = (0..workers).map(&make).collect();
+/// Links per second of `a` and of `b` (each made per worker, before the clock starts), run
+/// by `workers` threads concurrently, `per` operations each, in alternating blocks of `block`
+/// (a b, b a, a b, …): each side's rate is its operations over the time of its own blocks.
+fn paired<'a>(
+    workers: usize,
+    per: usize,
+    block: usize,
+    make_a: impl Fn(usize) -> Op<'a>,
+    make_b: impl Fn(usize) -> Op<'a>,
+) -> Res<(f64, f64)> {
+    let mut sides: [Vec<Op<'a>>; 2] = [
+        (0..workers).map(&make_a).collect(),
+        (0..workers).map(&make_b).collect(),
+    ];
+    let mut time = [0.0f64; 2];
+    for (k, start) in (0..per).step_by(block).enumerate() {
+        let range = start..(start + block).min(per);
+        let order = if k % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            time[side] += run_block(&mut sides[side], range.clone())?;
+        }
+    }
+    let n = (workers * per) as f64;
+    Ok((n / time[0], n / time[1]))
+}
+
+/// Seconds for every worker of `ops` to run its operations `range`, concurrently.
+fn run_block(ops: &mut [Op<'_>], range: std::ops::Range<usize>) -> Res<f64> {
     let start = Instant::now();
     std::thread::scope(|s| -> Res<()> {
         let handles: Vec<_> = ops
-            .into_iter()
-            .map(|mut op| s.spawn(move || (0..per).try_for_each(&mut op)))
+            .iter_mut()
+            .map(|op| {
+                let range = range.clone();
+                s.spawn(move || range.into_iter().try_for_each(op))
+            })
             .collect();
         for h in handles {
             h.join().map_err(|_| "a worker panicked")??;
         }
         Ok(())
     })?;
-    Ok((workers * per) as f64 / start.elapsed().as_secs_f64())
+    Ok(start.elapsed().as_secs_f64())
 }
 
 /// A row: links/s plain and with revisions, and the cost (time per link, with / plain).

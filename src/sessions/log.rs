@@ -273,6 +273,7 @@ impl SessionLog {
             *writer = None;
             locked = lock_for_write(path, writer, sync)?;
         }
+        revisions.locked();
         let verdict = precondition(&locked, revisions)?;
         let (bytes, inline) = match &verdict {
             Verdict::Skip => return Ok(false),
@@ -326,6 +327,7 @@ impl SessionLog {
     ) -> Result<T, SessionError> {
         let sync = self.durability == Durability::Sync;
         let locked = lock_for_write(&self.path, &mut self.writer, sync)?;
+        self.revisions.locked();
         let result = f(&locked, &mut self.revisions);
         drop(locked);
         self.writer = None;

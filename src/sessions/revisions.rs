@@ -250,6 +250,11 @@ pub(crate) struct RevisionFile {
     /// A handle for appending and flushing, kept between links: the file it is open on, and
     /// the flushes of that file shared with this process's other handles on it.
     appender: Option<(File, FileId, Arc<Group>)>,
+    /// What the last [`refresh`](Self::refresh) under the current lock saw of the file (its
+    /// id and length, `None` inside: missing), kept up to date by this handle's appends and
+    /// forgotten when a lock is taken ([`locked`](Self::locked)): so that
+    /// [`note_length`](Self::note_length) after a refresh needs no second `stat`.
+    look: Option<Option<(FileId, u64)>>,
 }
 
 /// How much of the revisions file a handle has seen and knows flushed, for the file it saw.
@@ -273,16 +278,30 @@ impl RevisionFile {
             swept: false,
             seen: Durable::default(),
             appender: None,
+            look: None,
         }
+    }
+
+    /// The sessions file's lock was just taken: what was seen of this file before may be
+    /// out of date.
+    pub(crate) fn locked(&mut self) {
+        self.look = None;
     }
 
     /// Under the sessions file's lock: notes how long the revisions file is now, so that
     /// [`flush_seen`](Self::flush_seen) after the lock flushes every revision that a link
     /// appended so far (by any writer) may name.
     pub(crate) fn note_length(&mut self) -> Result<(), SessionError> {
-        match fs::metadata(&self.path) {
-            Ok(meta) => {
-                let id = file_id(&meta);
+        let look = match self.look {
+            Some(look) => Ok(look),
+            None => match fs::metadata(&self.path) {
+                Ok(meta) => Ok(Some((file_id(&meta), meta.len()))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            },
+        };
+        match look {
+            Ok(Some((id, len))) => {
                 if self.seen.id != Some(id) {
                     // New to this handle (or replaced): nothing of it is known to be flushed.
                     self.seen = Durable {
@@ -291,10 +310,10 @@ impl RevisionFile {
                         ..Durable::default()
                     };
                 }
-                self.seen.seen = meta.len();
+                self.seen.seen = len;
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Ok(None) => {
                 self.seen = Durable::default();
                 Ok(())
             }
@@ -337,10 +356,12 @@ impl RevisionFile {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.reader = None;
                 self.slots.clear();
+                self.look = Some(None);
                 return Ok(());
             }
             Err(e) => return Err(SessionError::io(&self.path)(e)),
         };
+        self.look = Some(Some((file_id(&meta), meta.len())));
         if let Some(r) = &self.reader
             && r.id == file_id(&meta)
             && meta.len() >= r.offset
@@ -587,6 +608,13 @@ impl RevisionFile {
         let offset = r.len + u64::from(torn);
         r.len += buf.len() as u64;
         r.offset = r.len;
+        if let Some(Some((id, len))) = &mut self.look
+            && *id == r.id
+        {
+            *len += buf.len() as u64;
+        } else {
+            self.look = None;
+        }
         self.slots.insert(
             rev.into(),
             Slot {
@@ -603,6 +631,7 @@ impl RevisionFile {
     /// or torn file). On a failed write the file is cut back to its length before, so that a
     /// full disk never leaves a torn record.
     fn append(&mut self, bytes: &[u8], sync: bool) -> Result<(), SessionError> {
+        self.look = None;
         let path = self.path.clone();
         if !self.swept {
             self.swept = true;
