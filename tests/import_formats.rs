@@ -54,7 +54,7 @@ fn assert_validates(dir: &Path, any_id: &str) {
 
 fn persona(dir: &Path, id: &str) -> personas::Persona {
     let checked = check_file(&dir.join(format!("{id}.toml")));
-    checked
+    *checked
         .persona
         .unwrap_or_else(|| panic!("{id} is valid: {:?}", checked.diagnostics))
 }

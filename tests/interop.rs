@@ -27,7 +27,7 @@ fn import_via_store(content: &[u8]) -> Persona {
     let path = store
         .create(&imported.id, &imported.persona)
         .expect("the imported persona is valid");
-    check_file(&path).persona.expect("valid on disk")
+    *check_file(&path).persona.expect("valid on disk")
 }
 
 fn export(p: &Persona, target: Target) -> String {
@@ -140,7 +140,7 @@ fn png_cards_are_read_from_the_chara_chunk() {
 
 #[test]
 fn persona_only_fields_survive_a_card_round_trip() {
-    let shipped = check_file(Path::new("personas/coach.toml"))
+    let shipped = *check_file(Path::new("personas/coach.toml"))
         .persona
         .unwrap();
     let card = export(&shipped, Target::CardV2);
@@ -184,7 +184,7 @@ fn agent_files_round_trip() {
         "{md}"
     );
     assert_eq!(import_via_store(md.as_bytes()), p);
-    let shipped = check_file(Path::new("personas/story-teller.toml"))
+    let shipped = *check_file(Path::new("personas/story-teller.toml"))
         .persona
         .unwrap();
     assert_eq!(
@@ -328,7 +328,7 @@ fn png_with_text(keyword: &str, text: &str) -> Vec<u8> {
 
 /// The shipped coach with every `[model]` key of models and tokens set.
 fn coach_with_a_model() -> Persona {
-    let mut p = check_file(Path::new("personas/coach.toml"))
+    let mut p = *check_file(Path::new("personas/coach.toml"))
         .persona
         .expect("the shipped coach is valid");
     let model = p.model.get_or_insert_with(Default::default);

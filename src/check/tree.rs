@@ -32,7 +32,7 @@ pub(crate) fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
 
 /// Where one file's text comes from.
 #[derive(Debug, Clone)]
-enum Input {
+pub(crate) enum Input {
     /// Read from disk when checked.
     Disk,
     /// Given: an overlay over the disk, or a file from somewhere else.
@@ -104,6 +104,28 @@ impl Tree {
     /// Leaves the file at `path` out, as if it were deleted.
     pub fn remove(&mut self, path: &Path) {
         self.files.remove(path);
+    }
+
+    /// [`Tree::insert`], returning what the tree held at `path` (for [`Tree::restore`]).
+    pub(crate) fn swap_in(&mut self, path: PathBuf, text: Arc<str>) -> Option<Input> {
+        self.files.insert(path, Input::Text(text))
+    }
+
+    /// [`Tree::remove`], returning what the tree held at `path` (for [`Tree::restore`]).
+    pub(crate) fn take(&mut self, path: &Path) -> Option<Input> {
+        self.files.remove(path)
+    }
+
+    /// Puts back at `path` what [`Tree::swap_in`] or [`Tree::take`] returned.
+    pub(crate) fn restore(&mut self, path: PathBuf, input: Option<Input>) {
+        match input {
+            Some(input) => {
+                self.files.insert(path, input);
+            }
+            None => {
+                self.files.remove(&path);
+            }
+        }
     }
 
     /// Whether the tree holds a file at `path`.

@@ -31,9 +31,9 @@ pub struct CheckedFile {
     /// The persona, when the file is valid on its own and complete: it has no `extends`
     /// (a file with `extends` becomes a persona once its family is resolved, as
     /// [`Catalog`](crate::Catalog) and the registry do).
-    pub persona: Option<Persona>,
+    pub persona: Option<Box<Persona>>,
     /// The file's content as typed, when the file is valid on its own.
-    pub file: Option<PersonaFile>,
+    pub file: Option<Box<PersonaFile>>,
     /// Every problem found in the file.
     pub diagnostics: Vec<Diagnostic>,
     /// Where the id and each alias are written, for diagnostics across files.
@@ -224,7 +224,7 @@ pub(crate) fn check_text_with(path: &Path, text: &str, with_persona: bool) -> Ch
         match serde_path_to_error::deserialize::<_, PersonaFile>(&instance) {
             Ok(file) => {
                 if with_persona {
-                    checked.persona = file.standalone();
+                    checked.persona = file.standalone().map(Box::new);
                 }
                 if let Some(model) = &file.model
                     && model.max_prompt_tokens.is_some()
@@ -232,7 +232,7 @@ pub(crate) fn check_text_with(path: &Path, text: &str, with_persona: bool) -> Ch
                     // A budget will be counted: have the encoder built meanwhile.
                     crate::tokens::prefetch(crate::tokens::tokenizer_of_settings(model));
                 }
-                checked.file = Some(file);
+                checked.file = Some(Box::new(file));
             }
             Err(e) => sink.push(type_diagnostic(path, text, &doc, &e)),
         }

@@ -520,12 +520,16 @@ pub fn export(cli: &Cli, args: &ExportArgs) -> CmdResult {
             .ok()
             .and_then(|c| c.find(&args.id).map(|e| (*e.persona).clone()))
     };
-    let persona = check_file(&path).persona.or_else(resolved).ok_or_else(|| {
-        Failure::invalid(format!(
-            "persona `{}` is invalid; run `personactl validate`",
-            args.id
-        ))
-    })?;
+    let persona = check_file(&path)
+        .persona
+        .map(|p| *p)
+        .or_else(resolved)
+        .ok_or_else(|| {
+            Failure::invalid(format!(
+                "persona `{}` is invalid; run `personactl validate`",
+                args.id
+            ))
+        })?;
     let image = persona
         .extensions
         .get(IMPORT_EXT)

@@ -69,11 +69,15 @@ pub fn run(cli: &Cli, args: &Args) -> CmdResult {
                     .ok()
                     .and_then(|c| c.find(from).map(|e| (*e.persona).clone()))
             };
-            let mut base = check_file(&path).persona.or_else(resolved).ok_or_else(|| {
-                Failure::invalid(format!(
-                    "persona `{from}` is invalid; run `personactl validate`"
-                ))
-            })?;
+            let mut base = check_file(&path)
+                .persona
+                .map(|p| *p)
+                .or_else(resolved)
+                .ok_or_else(|| {
+                    Failure::invalid(format!(
+                        "persona `{from}` is invalid; run `personactl validate`"
+                    ))
+                })?;
             base.id = None;
             base.aliases.clear();
             base

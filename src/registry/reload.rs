@@ -435,10 +435,12 @@ impl ReloadState {
         );
         // Prompt budgets of the families resolved anew, merged and counted as a full check
         // does (a base edit can push a child over its budget): only when one of them has one.
-        let file_of = |c: &CheckedFile| -> Option<PersonaFile> {
+        let file_of = |c: &CheckedFile| -> Option<Box<PersonaFile>> {
             match &c.file {
                 Some(f) => Some(f.clone()),
-                None if !is_changed(&c.path) => self.records.get(&c.path)?.file.as_deref().cloned(),
+                None if !is_changed(&c.path) => Some(Box::new(
+                    self.records.get(&c.path)?.file.as_deref()?.clone(),
+                )),
                 None => None,
             }
         };
@@ -545,7 +547,7 @@ impl ReloadState {
             self.with_errors.remove(&path);
         }
         checked.persona = None;
-        let file = checked.file.take().map(Arc::new);
+        let file = checked.file.take().map(Arc::from);
         let id: Option<Arc<str>> = checked.id.as_deref().map(Arc::from);
         let previous = self.records.remove(&path);
         if let Some(p) = &previous {

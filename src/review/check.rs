@@ -87,7 +87,7 @@ pub fn check_sources(mut files: Vec<SourceFile>, memo: &mut Memo) -> Side {
         facts.entry(id).or_insert_with(|| FileFacts {
             path: c.path.clone(),
             extends: c.extends().map(str::to_owned),
-            own: c.is_valid().then(|| c.file.clone()).flatten(),
+            own: c.is_valid().then(|| c.file.as_deref().cloned()).flatten(),
         });
     }
     // Stage 2 of the one check pipeline: rules across files, families, merges.

@@ -48,9 +48,15 @@ pub(super) fn write_atomic(path: &Path, text: &str, create_new: bool) -> Result<
 /// returns the index of the file it concerns; the files before it in the batch are written
 /// (each whole), the others are not, and no temp file is left behind.
 pub(super) fn write_all(batch: &[Pending<'_>]) -> Result<(), (usize, WriteError)> {
+    // Staged on all cores (each file its own temp file); the first failure in batch order
+    // is the one reported, and every staged temp file is removed when one fails.
+    let staged: Vec<Result<NamedTempFile, Error>> = {
+        use rayon::prelude::*;
+        batch.par_iter().map(stage).collect()
+    };
     let mut temps: Vec<NamedTempFile> = Vec::with_capacity(batch.len());
-    for (i, file) in batch.iter().enumerate() {
-        temps.push(stage(file).map_err(|e| (i, WriteError::Io(e)))?);
+    for (i, tmp) in staged.into_iter().enumerate() {
+        temps.push(tmp.map_err(|e| (i, WriteError::Io(e)))?);
     }
     flush_contents(batch, &temps)?;
     let mut folders = BTreeSet::new();
@@ -89,17 +95,21 @@ fn sync_folder(folder: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io(folder, e))
 }
 
-/// The temp file beside `file.path`, holding its text, with the mode of the file it replaces.
+/// The temp file beside `file.path`, holding its text, with the mode of the file it replaces
+/// (a new file: `0644` as the umask allows, set when the temp file is created).
 fn stage(file: &Pending<'_>) -> Result<NamedTempFile, Error> {
     let io = |e: std::io::Error| Error::io(file.path, e);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".personactl-")
-        .suffix(".tmp")
-        .tempfile_in(folder_of(file.path))
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".personactl-").suffix(".tmp");
+    #[cfg(unix)]
+    if file.create_new {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder.tempfile_in(folder_of(file.path)).map_err(io)?;
     tmp.write_all(file.text.as_bytes()).map_err(io)?;
     #[cfg(unix)]
-    {
+    if !file.create_new {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(file.path).map_or(0o644, |m| m.permissions().mode());
         tmp.as_file()

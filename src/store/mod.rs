@@ -441,6 +441,7 @@ impl Store {
                 }
             }
         }
+        drop_later((proposal.base, proposal.checked));
         refused.sort_by_key(|(i, _)| *i);
         let kept: Vec<(usize, &Path, &str)> = writes
             .iter()
@@ -770,15 +771,26 @@ impl Store {
     ) -> Result<PathBuf, StoreError> {
         check_id(id)?;
         let _lock = self.lock()?;
-        let path = self.existing(id)?;
+        // The directory is read once: the file to edit is found in the tree the verdict
+        // checks against.
+        let base = self.read_base()?;
+        let path = match &base {
+            Current::Disk { tree, .. } => tree
+                .paths()
+                .find(|p| stem_id(p).as_deref() == Some(id))
+                .map(Path::to_path_buf)
+                .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?,
+            Current::Registry(_) => self.existing(id)?,
+        };
         let text = crate::load::read_limited_text(&path).map_err(|e| Error::io(&path, e))?;
         let mut doc = toml_text::parse(&path, &text)?;
         change(&mut doc)?;
         let new_text = doc.to_string();
         if new_text == text && revision.is_none() {
+            drop_later(base);
             return Ok(path);
         }
-        self.verdict(&[(&path, &new_text)], &[], Some((id, revision)))?;
+        self.verdict_on(base, &[(&path, &new_text)], &[], Some((id, revision)))?;
         if new_text == text {
             return Ok(path);
         }
@@ -799,9 +811,21 @@ impl Store {
         removes: &[&Path],
         precondition: Option<(&str, Option<&str>)>,
     ) -> Result<(), StoreError> {
-        let added = self
-            .propose(writes, removes, precondition)?
-            .added(&vec![true; writes.len()], &vec![true; removes.len()]);
+        let base = self.read_base()?;
+        self.verdict_on(base, writes, removes, precondition)
+    }
+
+    /// [`Store::verdict`] against the directory as `base` read it.
+    fn verdict_on(
+        &self,
+        base: Current,
+        writes: &[(&Path, &str)],
+        removes: &[&Path],
+        precondition: Option<(&str, Option<&str>)>,
+    ) -> Result<(), StoreError> {
+        let mut proposal = self.propose_on(base, writes, removes, precondition)?;
+        let added = proposal.added(&vec![true; writes.len()], &vec![true; removes.len()]);
+        drop_later((proposal.base, proposal.checked));
         if added.is_empty() {
             Ok(())
         } else {
@@ -809,19 +833,9 @@ impl Store {
         }
     }
 
-    /// The directory as it is, checked once, against which `writes` and `removes` (or part
-    /// of them) can be checked; [`StoreError::RevisionMismatch`] when `precondition` fails.
-    fn propose<'a>(
-        &self,
-        writes: &[(&'a Path, &str)],
-        removes: &[&'a Path],
-        precondition: Option<(&str, Option<&str>)>,
-    ) -> Result<Proposal<'a>, StoreError> {
-        let base = self.read_base()?;
-        self.propose_on(base, writes, removes, precondition)
-    }
-
-    /// [`Store::propose`] against the directory as `base` read it.
+    /// The directory as `base` read it, checked once, against which `writes` and `removes`
+    /// (or part of them) can be checked; [`StoreError::RevisionMismatch`] when
+    /// `precondition` fails.
     fn propose_on<'a>(
         &self,
         base: Current,
@@ -868,22 +882,14 @@ impl Store {
                 });
             }
         }
-        let batch: HashSet<&Path> = writes
-            .iter()
-            .map(|(p, _)| *p)
-            .chain(removes.iter().copied())
-            .collect();
-        let (touched, unchanged) = files
-            .into_iter()
-            .partition(|c| batch.contains(c.path.as_path()));
+        drop_later(before.entries);
         Ok(Proposal {
             checked,
             texts,
             removes,
             base: Base::Disk {
                 tree,
-                unchanged,
-                touched,
+                files,
                 before: before.diagnostics,
                 options,
             },
@@ -1004,12 +1010,11 @@ enum Current {
 
 /// The directory the change is judged against.
 enum Base {
-    /// Read from disk: the tree; each file's own check, for the files the batch does not
-    /// touch and for those it does; and the tree's diagnostics.
+    /// Read from disk: the tree; each file's own check, in the tree's order; and the tree's
+    /// diagnostics.
     Disk {
         tree: Tree,
-        unchanged: Vec<CheckedFile>,
-        touched: Vec<CheckedFile>,
+        files: Vec<CheckedFile>,
         before: Vec<Diagnostic>,
         options: Options,
     },
@@ -1045,43 +1050,145 @@ impl Proposal<'_> {
             }
             Base::Disk {
                 tree,
-                unchanged,
-                touched,
+                files,
                 before,
                 options,
             } => {
-                let changed: HashSet<&Path> =
-                    written.iter().chain(removes.iter()).copied().collect();
-                let mut proposed = tree.clone();
+                // The change is put in place in the tree and the files (each written file's
+                // check in its file's place, in path order), checked, and taken back out:
+                // the directory's other files are neither copied nor moved.
+                let mut undo_tree = Vec::with_capacity(writes.len() + removes.len());
+                let mut changes = Vec::with_capacity(writes.len() + removes.len());
                 for (c, text) in &writes {
-                    proposed.insert(c.path.clone(), Arc::clone(text));
+                    undo_tree.push((
+                        c.path.clone(),
+                        tree.swap_in(c.path.clone(), Arc::clone(text)),
+                    ));
+                    changes.push((c.path.as_path(), Some((*c).clone())));
                 }
                 for path in &removes {
-                    proposed.remove(path);
+                    undo_tree.push((path.to_path_buf(), tree.take(path)));
+                    changes.push((*path, None));
                 }
-                // Files the change does not touch keep their first-stage results (moved in
-                // and back out, not copied); so do the batch's files it leaves as they are.
-                let mut files = std::mem::take(unchanged);
-                files.extend(
-                    touched
-                        .iter()
-                        .filter(|c| !changed.contains(c.path.as_path()))
-                        .cloned(),
-                );
-                files.extend(writes.iter().map(|(c, _)| (*c).clone()));
-                files.sort_by(|a, b| a.path.cmp(&b.path));
-                let after = assemble(&proposed, &files, options);
-                let batch: HashSet<&Path> = touched
-                    .iter()
-                    .map(|c| c.path.as_path())
-                    .chain(self.checked.iter().map(|c| c.path.as_path()))
-                    .collect();
-                files.retain(|c| !batch.contains(c.path.as_path()));
-                *unchanged = files;
-                new_errors(before, &after.diagnostics, &written)
+                let undo_files = put_all(files, changes);
+                let after = assemble(tree, files, options);
+                for (path, entry) in undo_tree.into_iter().rev() {
+                    tree.restore(path, entry);
+                }
+                undo_files.apply(files);
+                let added = new_errors(before, &after.diagnostics, &written);
+                drop_later(after);
+                added
             }
         }
     }
+}
+
+/// How to take back a [`put_all`].
+struct Undo {
+    /// Files replaced in place: their index and the file that was there.
+    replaced: Vec<(usize, CheckedFile)>,
+    /// When files were inserted or removed: which entries of the list are the files that were
+    /// there before (`true`) or the change's, and the files the change took out, each with
+    /// its index before the change.
+    reordered: Option<(Vec<bool>, Vec<Taken>)>,
+}
+
+/// A file a change took out of the list, with its index before the change.
+type Taken = (usize, CheckedFile);
+
+impl Undo {
+    fn apply(self, files: &mut Vec<CheckedFile>) {
+        for (at, c) in self.replaced {
+            files[at] = c;
+        }
+        let Some((before, taken)) = self.reordered else {
+            return;
+        };
+        let mut restored = Vec::with_capacity(files.len() + taken.len());
+        let mut taken = taken.into_iter().peekable();
+        for (c, was_there) in std::mem::take(files).into_iter().zip(before) {
+            while let Some((_, t)) = taken.next_if(|(at, _)| *at == restored.len()) {
+                restored.push(t);
+            }
+            if was_there {
+                restored.push(c);
+            }
+        }
+        restored.extend(taken.map(|(_, t)| t));
+        *files = restored;
+    }
+}
+
+/// Puts each change in `files` (in path order): a file checked at its path (replacing the
+/// one there, or inserted in order), or, for `None`, no file at that path. Replacements are
+/// made in place; insertions and removals in one pass over the list, which moves each file
+/// once (the files are not copied).
+fn put_all(files: &mut Vec<CheckedFile>, mut changes: Vec<(&Path, Option<CheckedFile>)>) -> Undo {
+    use crate::check::path_order;
+    use std::cmp::Ordering;
+    changes.sort_by(|a, b| path_order(a.0, b.0));
+    let found: Vec<Result<usize, usize>> = changes
+        .iter()
+        .map(|(p, _)| files.binary_search_by(|c| path_order(&c.path, p)))
+        .collect();
+    if changes
+        .iter()
+        .zip(&found)
+        .all(|((_, f), at)| f.is_some() && at.is_ok())
+    {
+        let replaced = changes
+            .into_iter()
+            .zip(found)
+            .filter_map(|((_, f), at)| Some((at.ok()?, f?)))
+            .map(|(at, f)| (at, std::mem::replace(&mut files[at], f)))
+            .collect();
+        return Undo {
+            replaced,
+            reordered: None,
+        };
+    }
+    let old = std::mem::take(files);
+    let mut merged = Vec::with_capacity(old.len() + changes.len());
+    let mut before = Vec::with_capacity(old.len() + changes.len());
+    let mut taken = Vec::new();
+    let mut changes = changes.into_iter().peekable();
+    for (i, c) in old.into_iter().enumerate() {
+        while let Some((_, f)) = changes.next_if(|(p, _)| path_order(p, &c.path) == Ordering::Less)
+        {
+            if let Some(f) = f {
+                merged.push(f);
+                before.push(false);
+            }
+        }
+        if let Some((_, f)) = changes.next_if(|(p, _)| path_order(p, &c.path) == Ordering::Equal) {
+            taken.push((i, c));
+            if let Some(f) = f {
+                merged.push(f);
+                before.push(false);
+            }
+            continue;
+        }
+        merged.push(c);
+        before.push(true);
+    }
+    for (_, f) in changes {
+        if let Some(f) = f {
+            merged.push(f);
+            before.push(false);
+        }
+    }
+    *files = merged;
+    Undo {
+        replaced: Vec::new(),
+        reordered: Some((before, taken)),
+    }
+}
+
+/// Drops `value` on another thread: freeing a checked directory's thousands of small
+/// allocations need not delay the answer (a one-shot process exits without waiting for it).
+fn drop_later<T: Send + 'static>(value: T) {
+    rayon::spawn(move || drop(value));
 }
 
 /// A refusal only because other personas extend `id` (their `extends` would dangle) is
@@ -1142,5 +1249,59 @@ fn merge_patch(target: &mut Value, patch: &Value) {
             }
         }
         (t, p) => *t = p.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Undo, put_all};
+    use crate::validate::{CheckedFile, check_text};
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::{Path, PathBuf};
+
+    /// A checked file told apart by `marker` (the directory's: `false`, a change's: `true`).
+    fn file(path: &str, marker: bool) -> CheckedFile {
+        let mut c = check_text(Path::new(path), "");
+        c.valid_alone = marker;
+        c
+    }
+
+    fn view(files: &[CheckedFile]) -> Vec<(PathBuf, bool)> {
+        files
+            .iter()
+            .map(|c| (c.path.clone(), c.valid_alone))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn put_all_makes_the_change_in_order_and_undo_takes_it_back(
+            old in proptest::collection::btree_set("d/(x/)?[ab]{1,3}\\.toml", 0..12),
+            changes in proptest::collection::btree_map("d/(x/)?[ab]{1,3}\\.toml", any::<bool>(), 0..6),
+        ) {
+            let old: BTreeSet<PathBuf> = old.iter().map(PathBuf::from).collect();
+            // In path order, as a checked tree is.
+            let mut files: Vec<CheckedFile> =
+                old.iter().map(|p| file(&p.to_string_lossy(), false)).collect();
+            let before = view(&files);
+            let mut expected: BTreeMap<PathBuf, bool> =
+                old.iter().map(|p| (p.clone(), false)).collect();
+            for (p, write) in &changes {
+                if *write {
+                    expected.insert(PathBuf::from(p), true);
+                } else {
+                    expected.remove(Path::new(p));
+                }
+            }
+            let change: Vec<(&Path, Option<CheckedFile>)> = changes
+                .iter()
+                .map(|(p, write)| (Path::new(p.as_str()), write.then(|| file(p, true))))
+                .collect();
+            let undo: Undo = put_all(&mut files, change);
+            prop_assert_eq!(view(&files), expected.into_iter().collect::<Vec<_>>());
+            undo.apply(&mut files);
+            prop_assert_eq!(view(&files), before);
+        }
     }
 }

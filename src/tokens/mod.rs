@@ -441,7 +441,7 @@ pub(crate) fn resolve_with_budgets(
         let persona = crate::check::resolve_one(file, parent)?;
         let prompt_from = || {
             inherited_prompt_from(resolution, v, |p| {
-                (checked[p].file.as_ref(), checked[p].id.as_deref())
+                (checked[p].file.as_deref(), checked[p].id.as_deref())
             })
         };
         Some(
