@@ -44,14 +44,19 @@ awk -v s="$t_set" -v v="$t_validate" -v n="$n" 'BEGIN {
   printf "set in %d personas      %7.3f s   validate %7.3f s   set/validate %5.2fx (target <= 1.5x)\n", n, s, v, s / v }'
 
 # 2. PATCH through a running server, 10k vs 10 personas.
-serve() { # dir outfile -> url
+# Started here, not in a command substitution (a subshell), so that the trap knows their pids.
+serve() { # dir outfile
   "$bin" --dir "$1" --sessions "$work/s-$(basename "$1").jsonl" serve --addr 127.0.0.1:0 >"$2" 2>/dev/null &
   pids+=($!)
-  for _ in $(seq 300); do grep -q '^listening on ' "$2" 2>/dev/null && break; sleep 0.1; done
-  sed -n 's/^listening on //p' "$2"
 }
-url_big=$(serve "$work/big" "$work/out-big")
-url_small=$(serve "$work/small" "$work/out-small")
+url_of() { # outfile -> url, once the server listens
+  for _ in $(seq 300); do grep -q '^listening on ' "$1" 2>/dev/null && break; sleep 0.1; done
+  sed -n 's/^listening on //p' "$1"
+}
+serve "$work/big" "$work/out-big"
+serve "$work/small" "$work/out-small"
+url_big=$(url_of "$work/out-big")
+url_small=$(url_of "$work/out-small")
 patch_ms() { # url id requests -> median ms per PATCH
   python3 - "$1" "$2" "$3" <<'PY'
 import http.client, json, sys, time, urllib.parse
