@@ -402,7 +402,11 @@ fn edits_on_disk_buffer_wins_when_open_and_republished_when_not() {
     let u = c.open(&base, &text);
     assert!(c.settle(&u).is_empty());
     // Not open: an edit on disk is picked up by the watcher and published.
-    std::fs::write(&coach, "extends = \"base\"\nbogus = 1\n").unwrap();
+    // Written beside it and renamed over it: a plain write truncates first, and the watcher
+    // may check the empty file in between.
+    let tmp_coach = dir.join(".coach.toml.tmp");
+    std::fs::write(&tmp_coach, "extends = \"base\"\nbogus = 1\n").unwrap();
+    std::fs::rename(&tmp_coach, &coach).unwrap();
     let d = c.wait_for(&uri(&coach), |_, d| !d.is_empty());
     assert!(d[0].message.starts_with("unknown key `bogus`"), "{d:?}");
     // Open: the buffer wins over the disk (nothing is published for the file on disk's

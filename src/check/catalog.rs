@@ -29,10 +29,22 @@ pub struct Entry {
 #[must_use]
 pub fn revision(persona: &Persona) -> String {
     use sha2::{Digest, Sha256};
-    // Serialising a persona cannot fail: every field is a plain value with string keys.
-    let canonical = serde_json::to_vec(persona).unwrap_or_default();
-    let digest = Sha256::digest(&canonical);
+    let digest = Sha256::digest(canonical(persona));
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A persona's canonical JSON (what its [`revision`] hashes, and what the sessions store keeps
+/// of a revision): its fields in declaration order, compact.
+pub(crate) fn canonical(persona: &Persona) -> Vec<u8> {
+    // Sized for the texts, so that the buffer is not grown again and again while it is
+    // written (escapes and the other fields fit in the rest).
+    let texts = persona.system_prompt.len()
+        + persona.description.len()
+        + persona.greeting.as_ref().map_or(0, String::len);
+    let mut out = Vec::with_capacity(texts + texts / 8 + 1024);
+    // Serialising a persona cannot fail: every field is a plain value with string keys.
+    let _ = serde_json::to_writer(&mut out, persona);
+    out
 }
 
 /// Every valid persona under a directory, by id, plus the diagnostics of the invalid files.

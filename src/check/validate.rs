@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::bounded::Bounded;
 use crate::check::{Options as CheckOptions, Tree, check};
@@ -33,7 +34,7 @@ pub struct CheckedFile {
     /// [`Catalog`](crate::Catalog) and the registry do).
     pub persona: Option<Box<Persona>>,
     /// The file's content as typed, when the file is valid on its own.
-    pub file: Option<Box<PersonaFile>>,
+    pub file: Option<Arc<PersonaFile>>,
     /// Every problem found in the file.
     pub diagnostics: Vec<Diagnostic>,
     /// Where the id and each alias are written, for diagnostics across files.
@@ -232,7 +233,7 @@ pub(crate) fn check_text_with(path: &Path, text: &str, with_persona: bool) -> Ch
                     // A budget will be counted: have the encoder built meanwhile.
                     crate::tokens::prefetch(crate::tokens::tokenizer_of_settings(model));
                 }
-                checked.file = Some(Box::new(file));
+                checked.file = Some(Arc::new(file));
             }
             Err(e) => sink.push(type_diagnostic(path, text, &doc, &e)),
         }

@@ -6,7 +6,7 @@
 
 use compact_str::CompactString;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -145,6 +145,11 @@ impl ReloadState {
     /// or returns `None` when nothing a reader or subscriber can see changed.
     pub fn apply(&mut self, old: &Snapshot, candidates: BTreeSet<PathBuf>) -> Option<Applied> {
         let generation = old.generation + 1;
+        if self.records.is_empty() {
+            // A first load: every file is new, so the maps are sized once.
+            self.records.reserve(candidates.len());
+            self.claimants.reserve(candidates.len());
+        }
         let loaded: Vec<(PathBuf, Loaded)> = candidates
             .into_par_iter()
             .map(|p| {
@@ -435,12 +440,10 @@ impl ReloadState {
         );
         // Prompt budgets of the families resolved anew, merged and counted as a full check
         // does (a base edit can push a child over its budget): only when one of them has one.
-        let file_of = |c: &CheckedFile| -> Option<Box<PersonaFile>> {
+        let file_of = |c: &CheckedFile| -> Option<Arc<PersonaFile>> {
             match &c.file {
-                Some(f) => Some(f.clone()),
-                None if !is_changed(&c.path) => Some(Box::new(
-                    self.records.get(&c.path)?.file.as_deref()?.clone(),
-                )),
+                Some(f) => Some(Arc::clone(f)),
+                None if !is_changed(&c.path) => self.records.get(&c.path)?.file.clone(),
                 None => None,
             }
         };
@@ -547,7 +550,7 @@ impl ReloadState {
             self.with_errors.remove(&path);
         }
         checked.persona = None;
-        let file = checked.file.take().map(Arc::from);
+        let file = checked.file.take();
         let id: Option<Arc<str>> = checked.id.as_deref().map(Arc::from);
         let previous = self.records.remove(&path);
         if let Some(p) = &previous {
@@ -731,6 +734,12 @@ impl ReloadState {
     /// every file of a touched id, all their descendants, and (so that each resolves as in a
     /// whole-directory pass) all their ancestors, with every file of each parent id.
     fn families_of(&self, ids: &[Arc<str>], changed: &[PathBuf]) -> Vec<PathBuf> {
+        if changed.len() >= self.records.len() {
+            // Every file changed (a first load): every family, without following links.
+            let mut paths: Vec<PathBuf> = self.records.keys().cloned().collect();
+            paths.sort_unstable_by(|a, b| path_order(a, b));
+            return paths;
+        }
         let mut set: HashSet<PathBuf, IdHash> = changed.iter().cloned().collect();
         let mut queue: Vec<Arc<str>> = ids.to_vec();
         queue.extend(
@@ -861,9 +870,8 @@ fn load(root: &Path, path: &Path, prev: Option<Option<u64>>) -> Loaded {
     }
     match read_source(path) {
         Ok(text) => {
-            let mut h = std::hash::DefaultHasher::new();
-            text.hash(&mut h);
-            let hash = h.finish();
+            // Only to tell an unchanged file from a changed one: a fast fixed hash.
+            let hash = foldhash::quality::FixedState::with_seed(0).hash_one(text.as_bytes());
             if prev == Some(Some(hash)) {
                 Loaded::Unchanged
             } else {

@@ -54,10 +54,7 @@ pub(crate) fn revisions_path(sessions: &Path) -> PathBuf {
 }
 
 /// The canonical JSON of a persona: the bytes its revision hashes.
-pub(crate) fn canonical(persona: &Persona) -> Vec<u8> {
-    // Serialising a persona cannot fail: every field is a plain value with string keys.
-    serde_json::to_vec(persona).unwrap_or_default()
-}
+pub(crate) use crate::check::catalog::canonical;
 
 /// One record as a line, newline included.
 pub(crate) fn record_line(revision: &str, persona: &Persona) -> Vec<u8> {
