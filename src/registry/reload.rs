@@ -855,7 +855,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Reads one candidate path: gone, unchanged since `prev` (the hash last read, when the file
 /// is known), or checked anew.
 fn load(root: &Path, path: &Path, prev: Option<Option<u64>>) -> Loaded {
-    if !path.is_file() {
+    // A regular file, not a link (one `lstat`, what almost every file is): it is a file, and
+    // right in the directory it cannot lead outside it.
+    let plain = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    if !plain && !path.is_file() {
         return if prev.is_some() {
             Loaded::Gone
         } else {
@@ -863,9 +866,8 @@ fn load(root: &Path, path: &Path, prev: Option<Option<u64>>) -> Loaded {
         };
     }
     // The symlink policy of a full check: a link leading outside the directory is not read.
-    if !root.as_os_str().is_empty()
-        && let Some(d) = outside_link(root, path)
-    {
+    let may_lead_outside = !root.as_os_str().is_empty() && (!plain || path.parent() != Some(root));
+    if may_lead_outside && let Some(d) = outside_link(root, path) {
         return Loaded::Checked(Box::new(CheckedFile::unreadable(path, d)), None);
     }
     match read_source(path) {
