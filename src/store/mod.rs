@@ -197,9 +197,8 @@ impl Store {
         if !self.dir.exists() {
             return Ok(None);
         }
-        Ok(discover(&self.dir)?
-            .into_iter()
-            .find(|p| stem_id(p).as_deref() == Some(id)))
+        let paths = discover(&self.dir)?;
+        Ok(first_of_id(paths.iter().map(PathBuf::as_path), id).map(Path::to_path_buf))
     }
 
     /// Creates `DIR/<id>.toml` from `persona`, laid out like a hand-written file.
@@ -775,9 +774,7 @@ impl Store {
         // checks against.
         let base = self.read_base()?;
         let path = match &base {
-            Current::Disk { tree, .. } => tree
-                .paths()
-                .find(|p| stem_id(p).as_deref() == Some(id))
+            Current::Disk { tree, .. } => first_of_id(tree.paths(), id)
                 .map(Path::to_path_buf)
                 .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?,
             Current::Registry(_) => self.existing(id)?,
@@ -1085,25 +1082,28 @@ impl Proposal<'_> {
 }
 
 /// How to take back a [`put_all`].
-struct Undo {
-    /// Files replaced in place: their index and the file that was there.
-    replaced: Vec<(usize, CheckedFile)>,
-    /// When files were inserted or removed: which entries of the list are the files that were
+enum Undo {
+    /// Files were replaced in place: their index and the file that was there.
+    Replaced(Vec<(usize, CheckedFile)>),
+    /// Files were inserted or removed: which entries of the list are the files that were
     /// there before (`true`) or the change's, and the files the change took out, each with
     /// its index before the change.
-    reordered: Option<(Vec<bool>, Vec<Taken>)>,
+    Reordered {
+        before: Vec<bool>,
+        taken: Vec<(usize, CheckedFile)>,
+    },
 }
-
-/// A file a change took out of the list, with its index before the change.
-type Taken = (usize, CheckedFile);
 
 impl Undo {
     fn apply(self, files: &mut Vec<CheckedFile>) {
-        for (at, c) in self.replaced {
-            files[at] = c;
-        }
-        let Some((before, taken)) = self.reordered else {
-            return;
+        let (before, taken) = match self {
+            Undo::Replaced(replaced) => {
+                for (at, c) in replaced {
+                    files[at] = c;
+                }
+                return;
+            }
+            Undo::Reordered { before, taken } => (before, taken),
         };
         let mut restored = Vec::with_capacity(files.len() + taken.len());
         let mut taken = taken.into_iter().peekable();
@@ -1137,52 +1137,46 @@ fn put_all(files: &mut Vec<CheckedFile>, mut changes: Vec<(&Path, Option<Checked
         .zip(&found)
         .all(|((_, f), at)| f.is_some() && at.is_ok())
     {
-        let replaced = changes
-            .into_iter()
-            .zip(found)
-            .filter_map(|((_, f), at)| Some((at.ok()?, f?)))
-            .map(|(at, f)| (at, std::mem::replace(&mut files[at], f)))
-            .collect();
-        return Undo {
-            replaced,
-            reordered: None,
-        };
+        return Undo::Replaced(
+            changes
+                .into_iter()
+                .zip(found)
+                .filter_map(|((_, f), at)| Some((at.ok()?, f?)))
+                .map(|(at, f)| (at, std::mem::replace(&mut files[at], f)))
+                .collect(),
+        );
     }
     let old = std::mem::take(files);
     let mut merged = Vec::with_capacity(old.len() + changes.len());
     let mut before = Vec::with_capacity(old.len() + changes.len());
+    // Every entry of the new list, with whether it was there before.
+    let mut put = |c: CheckedFile, was_there: bool| {
+        merged.push(c);
+        before.push(was_there);
+    };
     let mut taken = Vec::new();
     let mut changes = changes.into_iter().peekable();
     for (i, c) in old.into_iter().enumerate() {
         while let Some((_, f)) = changes.next_if(|(p, _)| path_order(p, &c.path) == Ordering::Less)
         {
-            if let Some(f) = f {
-                merged.push(f);
-                before.push(false);
-            }
+            f.into_iter().for_each(|f| put(f, false));
         }
-        if let Some((_, f)) = changes.next_if(|(p, _)| path_order(p, &c.path) == Ordering::Equal) {
-            taken.push((i, c));
-            if let Some(f) = f {
-                merged.push(f);
-                before.push(false);
+        match changes.next_if(|(p, _)| path_order(p, &c.path) == Ordering::Equal) {
+            Some((_, f)) => {
+                taken.push((i, c));
+                f.into_iter().for_each(|f| put(f, false));
             }
-            continue;
-        }
-        merged.push(c);
-        before.push(true);
-    }
-    for (_, f) in changes {
-        if let Some(f) = f {
-            merged.push(f);
-            before.push(false);
+            None => put(c, true),
         }
     }
+    changes.flat_map(|(_, f)| f).for_each(|f| put(f, false));
     *files = merged;
-    Undo {
-        replaced: Vec::new(),
-        reordered: Some((before, taken)),
-    }
+    Undo::Reordered { before, taken }
+}
+
+/// The file of persona `id` among `paths` (in path order): the first whose stem is the id.
+fn first_of_id<'a>(mut paths: impl Iterator<Item = &'a Path>, id: &str) -> Option<&'a Path> {
+    paths.find(|p| stem_id(p).as_deref() == Some(id))
 }
 
 /// Drops `value` on another thread: freeing a checked directory's thousands of small
