@@ -158,3 +158,36 @@ fn persist(file: &Pending<'_>, tmp: NamedTempFile) -> Result<(), WriteError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Pending, WriteError, write_all};
+
+    #[test]
+    fn a_batch_that_cannot_stage_one_file_writes_none_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let good: Vec<_> = (0..40)
+            .map(|i| dir.path().join(format!("p-{i:02}.toml")))
+            .collect();
+        // Its folder does not exist: its temp file cannot be made.
+        let bad = dir.path().join("missing").join("q.toml");
+        let mut paths: Vec<&std::path::Path> = good.iter().map(|p| p.as_path()).collect();
+        paths.insert(25, &bad);
+        let batch: Vec<Pending<'_>> = paths
+            .iter()
+            .map(|p| Pending {
+                path: p,
+                text: "name = \"x\"\n",
+                create_new: true,
+            })
+            .collect();
+        let (at, e) = write_all(&batch).expect_err("one file cannot be staged");
+        assert_eq!(at, 25, "the failing file is the one reported");
+        assert!(matches!(e, WriteError::Io(_)));
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("the dir reads")
+            .map(|e| e.expect("an entry").file_name())
+            .collect();
+        assert!(left.is_empty(), "nothing written, no temp file: {left:?}");
+    }
+}
