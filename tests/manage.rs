@@ -671,3 +671,42 @@ fn mv_of_a_linked_persona_moves_the_link_and_writes_through_it() {
         .run()
         .assert_exit(0);
 }
+
+/// A new persona file gets mode 0644 as the umask allows; a replaced one keeps its mode.
+#[cfg(unix)]
+#[test]
+fn a_new_file_gets_0644_under_the_umask_and_a_replaced_file_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let tree = TempTree::new();
+    let dir = tree.path("p");
+    personactl().arg("init").arg(&dir).run().success();
+    let mode = |id: &str| {
+        std::fs::metadata(dir.join(format!("{id}.toml")))
+            .expect("the file exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let under_umask = |umask: &str, args: &str| {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\" --dir \"$1\" {args}"))
+            .arg(env!("CARGO_BIN_EXE_personactl"))
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("sh runs");
+        assert!(status.success(), "{args}");
+    };
+    under_umask("077", "new private --from coach");
+    assert_eq!(mode("private"), 0o600);
+    under_umask("022", "new shared --from coach");
+    assert_eq!(mode("shared"), 0o644);
+    std::fs::set_permissions(
+        dir.join("coach.toml"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .expect("chmod");
+    under_umask("077", "set coach model.temperature 0.55");
+    assert_eq!(mode("coach"), 0o640);
+}
