@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             params![
                 format!("session-{i}"),
                 e.id,
-                e.revision,
+                e.revision(),
                 "2026-11-25T16:00:00Z"
             ],
         )?;

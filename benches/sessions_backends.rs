@@ -79,7 +79,7 @@ fn main() -> Res<()> {
                 let e = entries[i % entries.len()];
                 conn.execute(
                     "INSERT OR REPLACE INTO sessions VALUES (?1, ?2, ?3, ?4)",
-                    params![format!("w{w}-{i}"), e.id, e.revision, 1_795_622_400i64],
+                    params![format!("w{w}-{i}"), e.id, e.revision(), 1_795_622_400i64],
                 )?;
                 Ok(())
             })
@@ -105,7 +105,7 @@ fn main() -> Res<()> {
                 key(i),
                 Link {
                     persona: e.id.as_str().into(),
-                    revision: Some(e.revision.as_str().into()),
+                    revision: Some(e.revision().into()),
                     at,
                 },
             )

@@ -15,6 +15,10 @@
 //! default 50, plain and with revisions on the same file or database; the large index:
 //! `REVISIONS_BENCH_N` sessions, default 1,000,000, and
 //! `REVISIONS_BENCH_R` revisions, default 10,000). PostgreSQL: as in `sessions_backends`.
+//!
+//! Each row gives the cost twice: the time per link of all blocks with revisions over all
+//! plain blocks (`cost`), and the median over the pairs of blocks run back to back of one's
+//! time over the other's (`blocks`), which one slow spell of a shared machine moves less.
 
 #[path = "../tests/util/pg.rs"]
 mod pg;
@@ -26,7 +30,6 @@ use std::time::Instant;
 
 use personas::{
     Catalog, Entry, Link, Lookup, PgStore, SessionIndex, SessionLog, SessionStore, Timestamp,
-    revision,
 };
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -72,12 +75,12 @@ fn main() -> Res<()> {
 
     println!("stored revisions: durable links/s, {links} links per measure\n");
     println!(
-        "{:<40} {:>12} {:>12} {:>9}   {:>12} {:>12} {:>9}",
-        "", "file", "", "", "PostgreSQL", "", ""
+        "{:<40} {:>10} {:>10} {:>7} {:>7}   {:>10} {:>10} {:>7} {:>7}",
+        "", "file", "", "", "", "PostgreSQL", "", "", ""
     );
     println!(
-        "{:<40} {:>12} {:>12} {:>9}   {:>12} {:>12} {:>9}",
-        "measure", "plain", "revisions", "cost", "plain", "revisions", "cost"
+        "{:<40} {:>10} {:>10} {:>7} {:>7}   {:>10} {:>10} {:>7} {:>7}",
+        "measure", "plain", "revisions", "cost", "blocks", "plain", "revisions", "cost", "blocks"
     );
     let at = Timestamp::from_unix(1_795_622_400);
     // Each pair (plain, with revisions) runs in alternating blocks of `block` links per writer
@@ -155,7 +158,7 @@ fn main() -> Res<()> {
                         let e = pick(w, i);
                         client.execute(
                             &upsert,
-                            &[&format!("p{w}-{i}"), &e.id, &e.revision, &at.unix()],
+                            &[&format!("p{w}-{i}"), &e.id, &e.revision(), &at.unix()],
                         )?;
                         Ok(())
                     })
@@ -187,7 +190,7 @@ fn main() -> Res<()> {
     let mut log = SessionLog::new(&big);
     let contents: Vec<(String, Arc<personas::Persona>)> = fresh[..r]
         .iter()
-        .map(|e| (e.revision.clone(), Arc::clone(&e.persona)))
+        .map(|e| (e.revision().to_owned(), Arc::clone(&e.persona)))
         .collect();
     log.import_revisions(&contents)?;
     let all: Vec<(String, Link)> = (0..n)
@@ -228,18 +231,13 @@ fn main() -> Res<()> {
 fn variant(e: &Entry, i: usize) -> Entry {
     let mut persona = (*e.persona).clone();
     persona.system_prompt.push_str(&format!("\n(variant {i})"));
-    Entry {
-        id: e.id.clone(),
-        path: e.path.clone(),
-        revision: revision(&persona),
-        persona: Arc::new(persona),
-    }
+    Entry::new(e.id.clone(), e.path.clone(), Arc::new(persona))
 }
 
 fn link_of(e: &Entry, at: Timestamp) -> Link {
     Link {
         persona: e.id.as_str().into(),
-        revision: Some(e.revision.as_str().into()),
+        revision: Some(e.revision().into()),
         at,
     }
 }
@@ -252,6 +250,15 @@ fn median(v: &mut [f64]) -> f64 {
 /// One operation of one worker: its `i`-th.
 type Op<'a> = Box<dyn FnMut(usize) -> Res<()> + Send + 'a>;
 
+/// What [`paired`] measured: links per second of each side, and the median over the blocks
+/// of the time of `b`'s block over `a`'s (less moved by one slow spell than the rates are).
+#[derive(Clone, Copy)]
+struct Pair {
+    a: f64,
+    b: f64,
+    median_cost: f64,
+}
+
 /// Links per second of `a` and of `b` (each made per worker, before the clock starts), run
 /// by `workers` threads concurrently, `per` operations each, in alternating blocks of `block`
 /// (a b, b a, a b, …): each side's rate is its operations over the time of its own blocks.
@@ -261,21 +268,29 @@ fn paired<'a>(
     block: usize,
     make_a: impl Fn(usize) -> Op<'a>,
     make_b: impl Fn(usize) -> Op<'a>,
-) -> Res<(f64, f64)> {
+) -> Res<Pair> {
     let mut sides: [Vec<Op<'a>>; 2] = [
         (0..workers).map(&make_a).collect(),
         (0..workers).map(&make_b).collect(),
     ];
     let mut time = [0.0f64; 2];
+    let mut costs = Vec::new();
     for (k, start) in (0..per).step_by(block).enumerate() {
         let range = start..(start + block).min(per);
         let order = if k % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut this = [0.0f64; 2];
         for side in order {
-            time[side] += run_block(&mut sides[side], range.clone())?;
+            this[side] = run_block(&mut sides[side], range.clone())?;
+            time[side] += this[side];
         }
+        costs.push(this[1] / this[0]);
     }
     let n = (workers * per) as f64;
-    Ok((n / time[0], n / time[1]))
+    Ok(Pair {
+        a: n / time[0],
+        b: n / time[1],
+        median_cost: median(&mut costs),
+    })
 }
 
 /// Seconds for every worker of `ops` to run its operations `range`, concurrently.
@@ -297,15 +312,18 @@ fn run_block(ops: &mut [Op<'_>], range: std::ops::Range<usize>) -> Res<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
-/// A row: links/s plain and with revisions, and the cost (time per link, with / plain).
-fn row(name: &str, file: (f64, f64), pg: (f64, f64)) {
+/// A row: links/s plain and with revisions, the cost (time per link, with / plain), and the
+/// median of the blocks' costs.
+fn row(name: &str, file: Pair, pg: Pair) {
     println!(
-        "{name:<40} {:>12.0} {:>12.0} {:>8.2}×   {:>12.0} {:>12.0} {:>8.2}×",
-        file.0,
-        file.1,
-        file.0 / file.1,
-        pg.0,
-        pg.1,
-        pg.0 / pg.1
+        "{name:<40} {:>10.0} {:>10.0} {:>6.2}× {:>6.2}×   {:>10.0} {:>10.0} {:>6.2}× {:>6.2}×",
+        file.a,
+        file.b,
+        file.a / file.b,
+        file.median_cost,
+        pg.a,
+        pg.b,
+        pg.a / pg.b,
+        pg.median_cost
     );
 }

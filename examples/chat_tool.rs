@@ -115,8 +115,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     pinned.revision(policy)
                 )?;
             }
-            if pinned.newer() && noted != resolved.entry.revision {
-                noted.clone_from(&resolved.entry.revision);
+            if pinned.newer() && noted != resolved.entry.revision() {
+                resolved.entry.revision().clone_into(&mut noted);
                 if resolved.fallback {
                     writeln!(
                         out,

@@ -276,7 +276,7 @@ proptest! {
                 prop_assert!(live.is_some(), "{} is valid but not live after {:?}", id, &edits[..=n]);
                 let live = live.expect("checked");
                 if !broken(&live.path) {
-                    prop_assert_eq!(&live.revision, &entry.revision, "{} after {:?}", id, &edits[..=n]);
+                    prop_assert_eq!(&live.revision(), &entry.revision(), "{} after {:?}", id, &edits[..=n]);
                     prop_assert_eq!(&live.path, &entry.path);
                 }
             }

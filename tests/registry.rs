@@ -115,6 +115,32 @@ fn open_gives_a_consistent_snapshot() {
 }
 
 #[test]
+fn a_revision_is_hashed_when_asked_and_is_the_same_as_a_full_loads() {
+    let f = Fixture::new(&[
+        ("coach.toml", &persona("Coach")),
+        ("tutor.toml", &with_aliases("Tutor", &["teacher"])),
+    ]);
+    let registry = Registry::open(&f.dir).expect("open the registry");
+    let catalog = personas::Catalog::load(&f.dir).expect("load the catalog");
+    let snapshot = registry.snapshot();
+    for id in ["coach", "tutor"] {
+        let live = snapshot.get(id).expect("live");
+        let full = catalog.get(id).expect("loaded");
+        // Equal before either revision is hashed, and a copy made before carries it after.
+        assert_eq!(live, full, "{id}");
+        let copy = live.clone();
+        assert_eq!(live.revision(), personas::revision(&live.persona), "{id}");
+        assert_eq!(live.revision(), full.revision(), "{id}");
+        assert_eq!(copy.revision(), live.revision(), "{id}");
+        assert_eq!(live.revision().len(), 16, "{id}");
+    }
+    assert_ne!(
+        snapshot.get("coach").expect("coach").revision(),
+        snapshot.get("tutor").expect("tutor").revision()
+    );
+}
+
+#[test]
 fn in_place_edit_is_one_update() {
     let f = Fixture::new(&[("coach.toml", &persona("Coach"))]);
     let (registry, rx, _w) = f.watch(200);

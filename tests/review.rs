@@ -678,7 +678,7 @@ fn log_follows_a_rename_and_changes_through_a_parent_newest_first() {
     assert_eq!(newest["fields"], json!(["name"]));
     // The revision after the commit is the one the registry gives the persona now.
     let catalog = personas::Catalog::load(&repo.root().join("personas")).expect("loads");
-    assert_eq!(newest["revision"], catalog.entries["mentor"].revision);
+    assert_eq!(newest["revision"], catalog.entries["mentor"].revision());
     assert!(newest["revision"].as_str().is_some_and(|r| r.len() == 16));
     assert_eq!(commits[1]["renamed_from"], "coach");
     assert_eq!(commits[1]["id"], "mentor");

@@ -426,12 +426,12 @@ fn a_base_edit_over_a_childs_budget_leaves_the_child_at_its_last_good_version() 
         .snapshot()
         .get("kid")
         .expect("kid")
-        .revision
-        .clone();
+        .revision()
+        .to_owned();
     std::fs::write(t.path("p/base.toml"), persona("Base", &words(150), "")).unwrap();
     registry.reload().expect("reloads");
     let snapshot = registry.snapshot();
-    assert_eq!(snapshot.get("kid").expect("kept").revision, before);
+    assert_eq!(snapshot.get("kid").expect("kept").revision(), before);
     assert_eq!(
         snapshot.get("base").map(|e| e.persona.system_prompt.len()),
         Some(words(150).len()),

@@ -1,9 +1,9 @@
 """Benchmark of the personas package from Python, each figure beside its baseline in the same run.
 
 - lookups: `snapshot.get(id)`, `find_or_default(id)` and `registry.snapshot().get(id)` beside a
-  plain `dict.get` on the same ids (the floor for any lookup from Python);
+  plain `dict.get` on the same ids, the two in alternation (the floor for any lookup from Python);
 - load: `Registry(dir)` of a corpus beside `personactl validate` of it (a fresh process, as CI
-  runs it) and `personas.validate(dir=…)` in process.
+  runs it; the two in alternation) and `personas.validate(dir=…)` in process.
 
 usage: python bench.py CORPUS_DIR PERSONACTL_BIN [RUNS]
 """
@@ -30,17 +30,30 @@ def median_time(fn, runs):
     return statistics.median(times)
 
 
-def rate(loop, ids, runs):
-    """Calls per second of `loop(ids)` (which makes one call per id), median of `runs`."""
-    return len(ids) / median_time(lambda: loop(ids), runs)
+def paired(fn, baseline, runs):
+    """Medians of `fn()` and `baseline()` run in alternation (so that a slower spell of a
+    shared machine falls on both), and the median of the ratios of each pair."""
+    fn()
+    baseline()  # warm-up
+    times, base_times = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+        del result
+        t0 = time.perf_counter()
+        baseline()
+        base_times.append(time.perf_counter() - t0)
+    ratios = [t / b for t, b in zip(times, base_times)]
+    return statistics.median(times), statistics.median(base_times), statistics.median(ratios)
 
 
 def main():
     corpus, binary = sys.argv[1], sys.argv[2]
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 7
 
-    t_registry = median_time(lambda: personas.Registry(corpus, watch=False), runs)
-    t_cli = median_time(
+    t_registry, t_cli, ratio = paired(
+        lambda: personas.Registry(corpus, watch=False),
         lambda: subprocess.run([binary, "validate", corpus], stdout=subprocess.DEVNULL, check=False),
         runs,
     )
@@ -77,23 +90,25 @@ def main():
         for x in xs:
             snapshot().get(x)
 
-    lookups = [
-        ("dict.get(id)", rate(dict_get, sample, runs)),
-        ("snapshot.get(id)", rate(snap_get, sample, runs)),
-        ("snapshot.find_or_default(id)", rate(snap_find_or_default, sample, runs)),
-        ("dict.get(unknown, default)", rate(dict_get_or_default, unknown, runs)),
-        ("find_or_default(unknown)", rate(snap_find_or_default, unknown, runs)),
-        ("registry.snapshot().get(id)", rate(registry_snapshot_get, sample, runs)),
+    # Each lookup in alternation with its dict.get floor on the same ids.
+    cases = [
+        ("snapshot.get(id)", snap_get, dict_get, sample),
+        ("snapshot.find_or_default(id)", snap_find_or_default, dict_get, sample),
+        ("find_or_default(unknown)", snap_find_or_default, dict_get_or_default, unknown),
+        ("registry.snapshot().get(id)", registry_snapshot_get, dict_get, sample),
     ]
-    floor = lookups[0][1]
     print(f"corpus: {len(ids)} personas in {corpus}; {runs} runs each, medians; Python {sys.version.split()[0]}")
     print(f"load   Registry(dir)          {t_registry * 1000:8.1f} ms")
-    print(f"load   personactl validate    {t_cli * 1000:8.1f} ms   Registry/CLI {t_registry / t_cli:5.2f}x")
+    print(f"load   personactl validate    {t_cli * 1000:8.1f} ms   Registry/CLI {t_registry / t_cli:5.2f}x"
+          f" (median of the pairs' ratios {ratio:5.2f}x)")
     print(f"load   personas.validate(dir) {t_validate * 1000:8.1f} ms")
-    for name, r in lookups:
-        base = lookups[3][1] if "unknown" in name else floor
-        print(f"lookup {name:29s} {r / 1e6:6.2f} M/s   {base / r:5.2f}x the dict.get time")
-
+    for name, loop, floor, xs in cases:
+        t, t_floor, r = paired(lambda: loop(xs), lambda: floor(xs), runs)
+        floor_name = "dict.get(unknown, default)" if xs is unknown else "dict.get(id)"
+        print(
+            f"lookup {name:29s} {len(xs) / t / 1e6:6.2f} M/s   {floor_name} {len(xs) / t_floor / 1e6:6.2f} M/s"
+            f"   {r:5.2f}x the dict.get time"
+        )
 
 if __name__ == "__main__":
     main()

@@ -43,7 +43,7 @@ impl Persona {
     /// form (comments and layout do not change it, any value does).
     #[getter]
     fn revision(&self) -> &str {
-        &self.entry.revision
+        self.entry.revision()
     }
 
     /// The `schema_version` the file declares, or None.
@@ -177,7 +177,7 @@ impl Persona {
         map.insert("id".into(), Value::String(self.entry.id.clone()));
         map.insert(
             "revision".into(),
-            Value::String(self.entry.revision.clone()),
+            Value::String(self.entry.revision().to_owned()),
         );
         if let Ok(Value::Object(fields)) = serde_json::to_value(self.persona()) {
             for (k, v) in fields {
@@ -195,7 +195,7 @@ impl Persona {
             "<Persona {} {:?} revision {}>",
             self.entry.id,
             self.persona().name,
-            self.entry.revision
+            self.entry.revision()
         )
     }
 
@@ -208,7 +208,7 @@ impl Persona {
     fn __hash__(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (&self.entry.id, &self.entry.revision).hash(&mut h);
+        (&self.entry.id, &self.entry.revision()).hash(&mut h);
         h.finish()
     }
 }

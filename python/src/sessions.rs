@@ -182,7 +182,7 @@ impl Resolution {
     /// The revision of the resolved persona now.
     #[getter]
     fn revision(&self) -> &str {
-        &self.entry.revision
+        self.entry.revision()
     }
 
     /// The revision recorded with the link, or None.

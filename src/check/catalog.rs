@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::check::{Options, Tree, assemble, check};
 use crate::diagnostic::Diagnostic;
@@ -11,7 +11,10 @@ use crate::persona::Persona;
 use crate::validate::CheckedFile;
 
 /// One loaded persona: its id, its file and its content.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Two entries are equal when their ids, paths and personas are (the revision is a function
+/// of the persona).
+#[derive(Clone)]
 pub struct Entry {
     /// The id (the file stem).
     pub id: String,
@@ -19,8 +22,46 @@ pub struct Entry {
     pub path: PathBuf,
     /// The persona.
     pub persona: Arc<Persona>,
-    /// The persona's revision: a content hash of the persona as loaded (see [`revision`]).
-    pub revision: String,
+    /// The persona's revision, hashed the first time it is asked for: loading a directory
+    /// need not hash every persona, most of which no session may ever link.
+    revision: OnceLock<String>,
+}
+
+impl Entry {
+    /// The entry of `persona`, loaded from `path` under `id`.
+    #[must_use]
+    pub fn new(id: impl Into<String>, path: impl Into<PathBuf>, persona: Arc<Persona>) -> Self {
+        Entry {
+            id: id.into(),
+            path: path.into(),
+            persona,
+            revision: OnceLock::new(),
+        }
+    }
+
+    /// The persona's revision: a content hash of the persona as loaded (see [`revision`]),
+    /// computed on first use and kept.
+    #[must_use]
+    pub fn revision(&self) -> &str {
+        self.revision.get_or_init(|| revision(&self.persona))
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && self.path == other.path && self.persona == other.persona
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("id", &self.id)
+            .field("path", &self.path)
+            .field("persona", &self.persona)
+            .field("revision", &self.revision())
+            .finish()
+    }
 }
 
 /// The revision of a persona: the first 16 hex digits of the SHA-256 of its canonical JSON
@@ -29,8 +70,14 @@ pub struct Entry {
 #[must_use]
 pub fn revision(persona: &Persona) -> String {
     use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
     let digest = Sha256::digest(canonical(persona));
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(16);
+    for b in digest.iter().take(8) {
+        // Writing to a `String` cannot fail.
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 /// A persona's canonical JSON (what its [`revision`] hashes, and what the sessions store keeps

@@ -32,7 +32,7 @@ use rayon::prelude::*;
 pub use tree::Tree;
 pub(crate) use tree::path_order;
 
-use crate::catalog::{Catalog, Entry, revision};
+use crate::catalog::{Catalog, Entry};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::persona::Persona;
 use crate::persona_file::PersonaFile;
@@ -207,12 +207,7 @@ fn assemble_with(
                 .filter(|e| same_path(&e.path, &path) && Arc::ptr_eq(&e.persona, &persona));
             let entry = match kept {
                 Some(e) => e.clone(),
-                None => Entry {
-                    id: id.clone(),
-                    path,
-                    revision: revision(&persona),
-                    persona,
-                },
+                None => Entry::new(id.clone(), path, persona),
             };
             (id, entry)
         })

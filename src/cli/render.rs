@@ -216,7 +216,7 @@ fn markdown(catalog: &Catalog, entry: &Entry, vars: &Vars) -> Result<String, Fai
     if let Some(g) = &out.greeting {
         md.push_str(&format!("greeting: {}\n", q(g)));
     }
-    md.push_str(&format!("revision: {}\n", entry.revision));
+    md.push_str(&format!("revision: {}\n", entry.revision()));
     md.push_str("---\n\n");
     md.push_str(out.system_prompt.trim_end());
     md.push('\n');

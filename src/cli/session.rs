@@ -157,7 +157,8 @@ fn link(cli: &Cli, backend: &SessionBackend, session: &str, persona: &str) -> Cm
         writeln!(
             out,
             "linked session `{session}` to `{}`{alias}, revision {}",
-            entry.id, entry.revision
+            entry.id,
+            entry.revision()
         )
     })?;
     Ok(Outcome::Success)
@@ -190,7 +191,7 @@ fn show(cli: &Cli, backend: &SessionBackend, session: &str, format: Format) -> C
                     "note: `{}` changed since the session was linked (revision {} → {})",
                     entry.id,
                     r.linked_revision().unwrap_or("?"),
-                    entry.revision
+                    entry.revision()
                 )?;
             }
             Ok(())

@@ -26,7 +26,8 @@ pub fn show(cli: &Cli, backend: &SessionBackend, session: &str, format: Format) 
             writeln!(
                 out,
                 "{session} → {}{fell}, revision {}",
-                r.entry.id, r.entry.revision
+                r.entry.id,
+                r.entry.revision()
             )?;
             match (&p.pinned, r.linked_revision()) {
                 (Some(persona), Some(rev)) => {
@@ -131,7 +132,7 @@ pub fn list_stale(
             revision: s.link.revision.as_deref(),
             at: s.link.at.to_string(),
             current: s.current.map(|e| e.id.as_str()),
-            current_revision: s.current.map(|e| e.revision.as_str()),
+            current_revision: s.current.map(|e| e.revision()),
         })
         .collect();
     print(|out| match format {

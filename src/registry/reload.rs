@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::catalog::{Entry, revision};
+use crate::catalog::Entry;
 use crate::check::{default_missing, path_order, resolve_one};
 use crate::diagnostic::Diagnostic;
 use crate::events::Event;
@@ -158,8 +158,8 @@ impl ReloadState {
                 (p, l)
             })
             .collect();
-
-        let mut touched: BTreeSet<Arc<str>> = BTreeSet::new();
+        // (Collected, then sorted once: a first load touches every id.)
+        let mut touched: Vec<Arc<str>> = Vec::new();
         let mut changed: Vec<PathBuf> = Vec::new();
         let mut any = false;
         // Whether the rules across files may judge differently now (a file added or removed,
@@ -177,7 +177,7 @@ impl ReloadState {
                         self.unlink_parent(&r.skeleton, &path);
                         if let Some(id) = r.id {
                             self.unclaim(&id, &path);
-                            touched.insert(id);
+                            touched.push(id);
                         }
                     }
                 }
@@ -186,7 +186,7 @@ impl ReloadState {
                     let same = self.record(path.clone(), *checked, hash);
                     cross_changed |= !same;
                     if let Some(id) = self.records.get(&path).and_then(|r| r.id.clone()) {
-                        touched.insert(id);
+                        touched.push(id);
                     }
                     changed.push(path);
                 }
@@ -195,8 +195,10 @@ impl ReloadState {
         if !any {
             return None;
         }
-        let seeds: Vec<Arc<str>> = touched.iter().cloned().collect();
-        touched.extend(self.resolve_families(&seeds, &changed));
+        touched.sort_unstable();
+        touched.dedup();
+        let also = self.resolve_families(&touched, &changed);
+        let touched: BTreeSet<Arc<str>> = touched.into_iter().chain(also).collect();
 
         let mut snapshot = old.clone();
         snapshot.generation = generation;
@@ -279,7 +281,7 @@ impl ReloadState {
                 .any(|d| d.path == path || d.related.iter().any(|r| r.path == path))
         };
         if cross_changed || changed.iter().any(|p| involved(p)) {
-            self.refresh_cross();
+            self.refresh_cross(&changed);
         }
         self.refresh_errors();
         for path in changed {
@@ -670,12 +672,11 @@ impl ReloadState {
                 Some(old) if *old.persona == persona && old.path == r.skeleton.path => {
                     Arc::clone(old)
                 }
-                _ => Arc::new(Entry {
-                    id: id.to_string(),
-                    path: r.skeleton.path.clone(),
-                    revision: revision(&persona),
-                    persona: Arc::new(persona),
-                }),
+                _ => Arc::new(Entry::new(
+                    id.to_string(),
+                    r.skeleton.path.clone(),
+                    Arc::new(persona),
+                )),
             };
             Some(Outcome {
                 current: Some(Arc::clone(&entry)),
@@ -736,9 +737,7 @@ impl ReloadState {
     fn families_of(&self, ids: &[Arc<str>], changed: &[PathBuf]) -> Vec<PathBuf> {
         if changed.len() >= self.records.len() {
             // Every file changed (a first load): every family, without following links.
-            let mut paths: Vec<PathBuf> = self.records.keys().cloned().collect();
-            paths.sort_unstable_by(|a, b| path_order(a, b));
-            return paths;
+            return self.in_path_order(changed).into_iter().cloned().collect();
         }
         let mut set: HashSet<PathBuf, IdHash> = changed.iter().cloned().collect();
         let mut queue: Vec<Arc<str>> = ids.to_vec();
@@ -777,11 +776,32 @@ impl ReloadState {
         paths
     }
 
-    /// Recomputes the rules across files, in path order.
-    fn refresh_cross(&mut self) {
+    /// Every known file in path order. `changed` (distinct known files, as [`apply`] collects
+    /// them) is that list already when it holds every file and is sorted, as on a first load,
+    /// whose files are read in path order: then nothing is sorted.
+    ///
+    /// [`apply`]: ReloadState::apply
+    fn in_path_order<'a>(&'a self, changed: &'a [PathBuf]) -> Vec<&'a PathBuf> {
+        if changed.len() == self.records.len()
+            && changed.is_sorted_by(|a, b| path_order(a, b).is_le())
+        {
+            return changed.iter().collect();
+        }
+        let mut paths: Vec<&PathBuf> = self.records.keys().collect();
+        paths.sort_unstable_by(|a, b| path_order(a, b));
+        paths
+    }
+
+    /// Recomputes the rules across files, in path order (`changed` as for
+    /// [`in_path_order`](ReloadState::in_path_order)).
+    fn refresh_cross(&mut self, changed: &[PathBuf]) {
         let mut cross: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
-        let mut files: Vec<&CheckedFile> = self.records.values().map(|r| &r.skeleton).collect();
-        files.sort_unstable_by(|a, b| path_order(&a.path, &b.path));
+        let files: Vec<&CheckedFile> = self
+            .in_path_order(changed)
+            .into_iter()
+            .filter_map(|p| self.records.get(p))
+            .map(|r| &r.skeleton)
+            .collect();
         for d in cross_file_diagnostics_in(files.iter().copied()) {
             cross.entry(d.path.clone()).or_default().push(d);
         }

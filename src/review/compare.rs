@@ -291,7 +291,7 @@ pub(crate) fn change(
         fields,
         diff,
         diagnostics: Vec::new(),
-        revision: after.map(|a| a.revision.clone()),
+        revision: after.map(|a| a.revision().to_owned()),
     })
 }
 

@@ -20,7 +20,10 @@ use crate::persona::is_valid_id;
 pub(super) fn persona_json(entry: &Entry) -> Value {
     let mut map = Map::new();
     map.insert("id".into(), Value::String(entry.id.clone()));
-    map.insert("revision".into(), Value::String(entry.revision.clone()));
+    map.insert(
+        "revision".into(),
+        Value::String(entry.revision().to_owned()),
+    );
     if let Ok(Value::Object(fields)) = serde_json::to_value(&*entry.persona) {
         for (k, v) in fields {
             map.entry(k).or_insert(v);

@@ -178,7 +178,7 @@ impl SessionLog {
         let record = Record::Link {
             session: session.into(),
             persona: persona.id.as_str().into(),
-            revision: Some(persona.revision.as_str().into()),
+            revision: Some(persona.revision().into()),
             at,
         };
         let inline = self.durability == Durability::Sync;
@@ -190,7 +190,7 @@ impl SessionLog {
                 _ => Verdict::Write,
             })
         })?;
-        Ok(Link::from_record(&persona.id, Some(&persona.revision), at))
+        Ok(Link::from_record(&persona.id, Some(persona.revision()), at))
     }
 
     /// Unlinks `session`. Returns `false`, writing nothing, when it is not linked.

@@ -94,7 +94,7 @@ impl Pinned<'_> {
     pub fn revision(&self, policy: Policy) -> &str {
         match (policy, &self.pinned, self.resolution.linked_revision()) {
             (Policy::Pin, Some(_), Some(r)) => r,
-            _ => &self.resolution.entry.revision,
+            _ => self.resolution.entry.revision(),
         }
     }
 
@@ -214,7 +214,7 @@ pub fn upgrade<S: SessionStore + ?Sized>(
             persona: from.persona.to_string(),
         });
     };
-    if *from.persona == *entry.id && from.revision.as_deref() == Some(entry.revision.as_str()) {
+    if *from.persona == *entry.id && from.revision.as_deref() == Some(entry.revision()) {
         return Ok(Upgrade::UpToDate);
     }
     let link = store.link(session, entry)?;
@@ -256,7 +256,7 @@ pub fn stale<'p, S: SessionStore + ?Sized>(
             continue;
         };
         let current = current(&link, personas);
-        let is_stale = current.is_none_or(|e| e.revision != linked || *e.id != *link.persona);
+        let is_stale = current.is_none_or(|e| e.revision() != linked || *e.id != *link.persona);
         if is_stale {
             out.push(Stale {
                 session,

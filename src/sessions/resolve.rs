@@ -61,7 +61,7 @@ impl Resolution<'_> {
             persona: self.persona(),
             resolved: &self.entry.id,
             fallback: self.fallback,
-            revision: &self.entry.revision,
+            revision: self.entry.revision(),
             linked_revision: self.linked_revision(),
             changed: self.changed(),
             via_alias: self.via_alias,
@@ -88,7 +88,7 @@ impl Resolution<'_> {
         !self.fallback
             && self
                 .linked_revision()
-                .is_some_and(|r| r != self.entry.revision)
+                .is_some_and(|r| r != self.entry.revision())
     }
 }
 

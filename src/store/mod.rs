@@ -867,10 +867,7 @@ impl Store {
             },
         );
         if let Some((id, Some(expected))) = precondition {
-            let current = before
-                .entries
-                .get(id)
-                .map_or("none", |e| e.revision.as_str());
+            let current = before.entries.get(id).map_or("none", |e| e.revision());
             if current != expected {
                 return Err(StoreError::RevisionMismatch {
                     id: id.to_owned(),
@@ -903,7 +900,7 @@ impl Store {
     ) -> Result<Proposal<'a>, StoreError> {
         if let Some((id, Some(expected))) = precondition {
             let snapshot = registry.snapshot();
-            let current = snapshot.get(id).map_or("none", |e| e.revision.as_str());
+            let current = snapshot.get(id).map_or("none", |e| e.revision());
             if current != expected {
                 return Err(StoreError::RevisionMismatch {
                     id: id.to_owned(),

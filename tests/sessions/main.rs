@@ -218,10 +218,7 @@ fn link_show_unlink_list_through_the_cli(p: Project) {
         "{shown}"
     );
     let shown = p.show_json("s1");
-    assert_eq!(
-        shown["revision"],
-        entry(&p.catalog(), "coach").revision.as_str()
-    );
+    assert_eq!(shown["revision"], entry(&p.catalog(), "coach").revision());
     assert_eq!(shown["changed"], false);
 
     let list: Value =

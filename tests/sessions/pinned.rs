@@ -67,7 +67,7 @@ fn json_of(persona: &Persona) -> Value {
 
 fn snapshot(catalog: &Catalog, id: &str) -> (String, Arc<Persona>) {
     let e = entry(catalog, id);
-    (e.revision.clone(), Arc::clone(&e.persona))
+    (e.revision().to_owned(), Arc::clone(&e.persona))
 }
 
 pub(crate) fn pinned_sessions_keep_their_persona_through_an_edit_a_rename_and_a_delete(p: Project) {
@@ -102,7 +102,7 @@ pub(crate) fn pinned_sessions_keep_their_persona_through_an_edit_a_rename_and_a_
     assert_eq!(s["pinned"], json_of(&coach));
     assert_eq!(s["pinned_revision"], coach_rev.as_str());
     assert_eq!(s["pinned_reason"], Value::Null);
-    assert_eq!(s["revision"], entry(&after, "coach").revision.as_str());
+    assert_eq!(s["revision"], entry(&after, "coach").revision());
     let s = p.pinned_json("s-rename", 0);
     assert_eq!(
         (&s["resolved"], &s["via_alias"]),
@@ -197,7 +197,7 @@ pub(crate) fn list_stale_shows_the_sessions_whose_persona_changed(p: Project) {
         .map(|i| i["session"].as_str().unwrap())
         .collect();
     assert_eq!(sessions, ["a", "b"]);
-    let coach_now = entry(&p.catalog(), "coach").revision.clone();
+    let coach_now = entry(&p.catalog(), "coach").revision().to_owned();
     assert_eq!(items[0]["current_revision"], coach_now.as_str());
     assert_ne!(items[0]["revision"], items[0]["current_revision"]);
     assert_eq!(items[1]["current"], Value::Null);
@@ -296,7 +296,7 @@ pub(crate) fn compaction_keeps_exactly_the_referenced_revisions(p: Project) {
     let (rev1, coach1) = snapshot(&p.catalog(), "coach");
     p.edit("coach", "name = \"Coach\"", "name = \"Coach 2\"");
     p.ok(&["session", "link", "b", "coach"], 0);
-    let rev2 = entry(&p.catalog(), "coach").revision.clone();
+    let rev2 = entry(&p.catalog(), "coach").revision().to_owned();
     p.ok(&["session", "link", "c", "therapist"], 0);
     p.ok(&["session", "link", "d", "story-teller"], 0);
     p.ok(&["session", "unlink", "d"], 0);
@@ -397,7 +397,7 @@ pub(crate) fn links_made_before_revisions_were_stored_keep_working(p: Project) {
                 "old".into(),
                 Link {
                     persona: "coach".into(),
-                    revision: Some(coach.revision.as_str().into()),
+                    revision: Some(coach.revision().into()),
                     at,
                 },
             ),
@@ -547,12 +547,7 @@ pub(crate) fn concurrent_links_each_bringing_a_new_revision_store_every_one(p: P
         .map(|i| {
             let mut persona = (*base.persona).clone();
             persona.system_prompt.push_str(&format!("\n(variant {i})"));
-            personas::Entry {
-                id: base.id.clone(),
-                path: base.path.clone(),
-                revision: personas::revision(&persona),
-                persona: Arc::new(persona),
-            }
+            personas::Entry::new(base.id.clone(), base.path.clone(), Arc::new(persona))
         })
         .collect();
     std::thread::scope(|s| {

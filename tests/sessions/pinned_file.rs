@@ -54,7 +54,7 @@ fn a_revisions_file_cut_at_every_byte_loads_loses_at_most_the_last_record_and_ne
         for (i, id) in ids.iter().enumerate() {
             let e = entry(&catalog, id);
             let got = log
-                .stored_revision(&e.revision)
+                .stored_revision(e.revision())
                 .unwrap_or_else(|err| panic!("cut at {cut}: {err}"));
             // Record i is whole when the cut is at or after its newline.
             let whole = cut >= ends[i + 1];
@@ -69,14 +69,14 @@ fn a_revisions_file_cut_at_every_byte_loads_loses_at_most_the_last_record_and_ne
         // The next link ends the torn line and stores its revision again.
         log.link("again", entry(&catalog, "tiny-a")).unwrap();
         let stored = log
-            .stored_revision(&entry(&catalog, "tiny-a").revision)
+            .stored_revision(entry(&catalog, "tiny-a").revision())
             .unwrap();
         assert_eq!(stored.as_deref(), Some(&*entry(&catalog, "tiny-a").persona));
         let mut fresh = SessionLog::new(p.sessions());
         for (i, id) in ids.iter().enumerate() {
             let e = entry(&catalog, id);
             if cut >= ends[i + 1] || *id == "tiny-a" {
-                let got = fresh.stored_revision(&e.revision).unwrap();
+                let got = fresh.stored_revision(e.revision()).unwrap();
                 assert_eq!(
                     got.as_deref(),
                     Some(&*e.persona),
@@ -118,7 +118,7 @@ fn a_new_revision_travels_in_its_link_line_and_survives_losing_the_revisions_fil
         let mut one_shot = SessionLog::new(p.sessions());
         assert_eq!(
             one_shot
-                .stored_revision(&coach.revision)
+                .stored_revision(coach.revision())
                 .unwrap()
                 .as_deref(),
             Some(&*coach.persona)
@@ -145,19 +145,19 @@ fn a_new_revision_travels_in_its_link_line_and_survives_losing_the_revisions_fil
     );
     let mut fresh = SessionLog::new(p.sessions());
     assert_eq!(
-        fresh.stored_revision(&coach.revision).unwrap().as_deref(),
+        fresh.stored_revision(coach.revision()).unwrap().as_deref(),
         Some(&*coach.persona)
     );
     assert_eq!(
         fresh.stored_revisions().unwrap(),
-        vec![coach.revision.clone()]
+        vec![coach.revision().to_owned()]
     );
     // A damaged copy in the revisions file is still reported, not replaced by the link's.
     log.link("s3", entry(&catalog, "therapist")).unwrap();
     let text = fs::read_to_string(revisions_file(&p)).unwrap();
     fs::write(revisions_file(&p), text.replace("You are", "You were")).unwrap();
     let err = SessionLog::new(p.sessions())
-        .stored_revision(&entry(&catalog, "therapist").revision)
+        .stored_revision(entry(&catalog, "therapist").revision())
         .unwrap_err();
     assert!(
         matches!(err, personas::SessionError::RevisionMismatch { .. }),

@@ -283,7 +283,7 @@ impl PgStore {
         persona: &Entry,
         at: Timestamp,
     ) -> Result<(), SessionError> {
-        let (id, rev) = (persona.id.as_str(), persona.revision.as_str());
+        let (id, rev) = (persona.id.as_str(), persona.revision());
         let body = String::from_utf8(canonical(&persona.persona)).unwrap_or_default();
         for _ in 0..5 {
             let n = self.run(|c| {
@@ -368,7 +368,7 @@ impl SessionStore for PgStore {
     fn link(&mut self, session: &str, persona: &Entry) -> Result<Link, SessionError> {
         check_session_id(session)?;
         let at = Timestamp::now();
-        let (id, rev) = (persona.id.as_str(), persona.revision.as_str());
+        let (id, rev) = (persona.id.as_str(), persona.revision());
         let linked = self.known.contains(rev)
             && self.run(|c| {
                 c.client
