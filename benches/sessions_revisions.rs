@@ -87,6 +87,8 @@ fn main() -> Res<()> {
     // (plain, revisions, revisions, plain, …) on the same file or database: the drift of a
     // shared machine falls on both alike.
     let block = env("REVISIONS_BENCH_BLOCK", 50).max(1);
+    // PostgreSQL plain links/s (reuse), for 1 and 4 writers.
+    let mut durable_plain = Vec::new();
     for writers in [1, 4] {
         let per = links / writers;
         let mut file_rates = Vec::new();
@@ -138,50 +140,57 @@ fn main() -> Res<()> {
             drop(warm);
             // New revisions on PostgreSQL: other personas than the file's.
             let offset = if new { links } else { 0 };
-            pg_rates.push(paired(
-                writers,
-                per,
-                block,
-                |w| {
-                    let mut client = pg::client(&url);
-                    // Prepared once, as the store prepares its statements: the upsert a link
-                    // was before revisions were stored (one round trip, one commit).
-                    let upsert = client
-                        .prepare(
-                            "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
-                             VALUES ($1, $2, $3, to_timestamp($4::bigint))
-                             ON CONFLICT (session) DO UPDATE
-                             SET persona = EXCLUDED.persona, revision = EXCLUDED.revision, linked_at = EXCLUDED.linked_at",
-                        )
-                        .expect("the statement prepares");
-                    Box::new(move |i| {
-                        let e = pick(w, i);
-                        client.execute(
-                            &upsert,
-                            &[&format!("p{w}-{i}"), &e.id, &e.revision(), &at.unix()],
-                        )?;
-                        Ok(())
-                    })
-                },
-                |w| {
-                    let mut store = PgStore::connect(&url).expect("PostgreSQL connects");
-                    Box::new(move |i| {
-                        let e = if new { &fresh[offset + w * per + i] } else { pick(w, i) };
-                        store.link(&format!("r{w}-{i}"), e)?;
-                        Ok(())
-                    })
-                },
-            )?);
+            pg_rates.push(pg_pair(&url, writers, per, block, pick, move |w, i| {
+                if new {
+                    &fresh[offset + w * per + i]
+                } else {
+                    pick(w, i)
+                }
+            })?);
         }
         row(
             &format!("reuse a revision, {writers} writer(s)"),
             file_rates[0],
             pg_rates[0],
         );
+        durable_plain.push(pg_rates[0].a);
         row(
             &format!("a new revision each, {writers} writer(s)"),
             file_rates[1],
             pg_rates[1],
+        );
+    }
+
+    // What the check that a reused revision is still stored costs a link on PostgreSQL, apart
+    // from the commit's wait: both sides with `synchronous_commit = off`, so that a link's
+    // time is its statement and round trip. The difference per link, added to a durable
+    // plain link's time from above, is what the check costs a durable link.
+    println!(
+        "\nPostgreSQL, a stored revision reused, commits not waited for (synchronous_commit = off):"
+    );
+    for (k, writers) in [1, 4].into_iter().enumerate() {
+        let per = links / writers;
+        let url = db(&format!("async{writers}"));
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}options=-c%20synchronous_commit%3Doff");
+        let mut warm = PgStore::connect(&url)?;
+        for e in entries {
+            warm.link("warm", e)?;
+        }
+        drop(warm);
+        let reuse = move |_: usize, i: usize| -> &Entry { entries[i % entries.len()] };
+        let pair = pg_pair(&url, writers, per, block, reuse, reuse)?;
+        let extra = 1.0 / pair.b - 1.0 / pair.a;
+        println!(
+            "  {writers} writer(s): plain {:.0} links/s, revisions {:.0}: {:.2}× (blocks {:.2}×), {:+.1} µs a link; \
+             on a durable plain link ({:.0} µs): {:.3}×",
+            pair.a,
+            pair.b,
+            pair.a / pair.b,
+            pair.median_cost,
+            extra * 1e6,
+            1e6 / durable_plain[k],
+            1.0 + extra * durable_plain[k]
         );
     }
 
@@ -291,6 +300,51 @@ fn paired<'a>(
         b: n / time[1],
         median_cost: median(&mut costs),
     })
+}
+
+/// [`paired`] on PostgreSQL at `url`: the upsert a link was before revisions were stored
+/// (prepared once, one round trip, one commit) with `plain(w, i)`, beside
+/// `PgStore::link` with `stored(w, i)`.
+fn pg_pair<'a>(
+    url: &'a str,
+    writers: usize,
+    per: usize,
+    block: usize,
+    plain: impl Fn(usize, usize) -> &'a Entry + Copy + Send + 'a,
+    stored: impl Fn(usize, usize) -> &'a Entry + Copy + Send + 'a,
+) -> Res<Pair> {
+    let at = Timestamp::from_unix(1_795_622_400);
+    paired(
+        writers,
+        per,
+        block,
+        |w| {
+            let mut client = pg::client(url);
+            let upsert = client
+                .prepare(
+                    "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
+                     VALUES ($1, $2, $3, to_timestamp($4::bigint))
+                     ON CONFLICT (session) DO UPDATE
+                     SET persona = EXCLUDED.persona, revision = EXCLUDED.revision, linked_at = EXCLUDED.linked_at",
+                )
+                .expect("the statement prepares");
+            Box::new(move |i| {
+                let e = plain(w, i);
+                client.execute(
+                    &upsert,
+                    &[&format!("p{w}-{i}"), &e.id, &e.revision(), &at.unix()],
+                )?;
+                Ok(())
+            })
+        },
+        |w| {
+            let mut store = PgStore::connect(url).expect("PostgreSQL connects");
+            Box::new(move |i| {
+                store.link(&format!("r{w}-{i}"), stored(w, i))?;
+                Ok(())
+            })
+        },
+    )
 }
 
 /// Seconds for every worker of `ops` to run its operations `range`, concurrently.
