@@ -18,9 +18,9 @@ rounds=${2:-2}
 url=${PERSONACTL_TEST_PG_URL:?run this under scripts/with-postgres.sh (or set PERSONACTL_TEST_PG_URL)}
 bin=$(dirname "$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -1)")
 db="bench_statements_$$"
+work=$(mktemp -d)
 "$bin/psql" -q "$url" -c "CREATE DATABASE $db"
 trap '"$bin/psql" -q "$url" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-work=$(mktemp -d)
 dburl="${url%/*}/$db"
 for m in migrations/0001_create_sessions.sql migrations/0002_create_revisions.sql; do
   "$bin/psql" -q "$dburl" -f "$m"
