@@ -45,6 +45,16 @@ impl Entry {
     pub fn revision(&self) -> &str {
         self.revision.get_or_init(|| revision(&self.persona))
     }
+
+    /// The revision, and the persona's canonical JSON when it had to be made to hash it: a
+    /// caller about to store the content then does not serialise the persona twice.
+    pub(crate) fn revision_and_body(&self) -> (&str, Option<Vec<u8>>) {
+        if let Some(known) = self.revision.get() {
+            return (known, None);
+        }
+        let body = canonical(&self.persona);
+        (self.revision.get_or_init(|| revision_of(&body)), Some(body))
+    }
 }
 
 impl PartialEq for Entry {
@@ -69,9 +79,14 @@ impl std::fmt::Debug for Entry {
 /// Stable across processes, machines and versions of personactl.
 #[must_use]
 pub fn revision(persona: &Persona) -> String {
+    revision_of(&canonical(persona))
+}
+
+/// The revision of a persona whose canonical JSON is `body`.
+fn revision_of(body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     use std::fmt::Write as _;
-    let digest = Sha256::digest(canonical(persona));
+    let digest = Sha256::digest(body);
     let mut hex = String::with_capacity(16);
     for b in digest.iter().take(8) {
         // Writing to a `String` cannot fail.
@@ -174,5 +189,30 @@ impl Lookup for Catalog {
         self.entries
             .values()
             .find(|e| e.persona.aliases.iter().any(|a| a == alias))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Catalog, Entry, canonical, revision};
+
+    #[test]
+    fn revision_and_body_serialise_once_and_agree_with_revision() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        crate::init(dir.path()).expect("the shipped personas");
+        let catalog = Catalog::load(dir.path()).expect("loads");
+        let loaded = catalog.entries.values().next().expect("a persona");
+        let entry = Entry::new(
+            loaded.id.clone(),
+            loaded.path.clone(),
+            loaded.persona.clone(),
+        );
+        let (rev, body) = entry.revision_and_body();
+        let body = body.expect("not hashed yet: the body it was hashed from");
+        assert_eq!(body, canonical(&entry.persona));
+        assert_eq!(rev, revision(&entry.persona));
+        let (again, none) = entry.revision_and_body();
+        assert_eq!(again, rev);
+        assert!(none.is_none(), "hashed already: nothing serialised");
     }
 }

@@ -499,11 +499,12 @@ impl RevisionFile {
     /// revision; [`SessionError::Io`].
     pub(crate) fn ensure(&mut self, entry: &Entry) -> Result<Option<Vec<u8>>, SessionError> {
         self.refresh()?;
-        match self.load(entry.revision()) {
+        let (rev, body) = entry.revision_and_body();
+        match self.load(rev) {
             Ok(Some(stored)) if Arc::ptr_eq(&stored, &entry.persona) => return Ok(None),
             Ok(Some(stored)) if *stored == *entry.persona => {
                 // The caller's copy from now on: the next link with it compares pointers.
-                if let Some(slot) = self.slots.get_mut(entry.revision()) {
+                if let Some(slot) = self.slots.get_mut(rev) {
                     slot.content = Some(Arc::clone(&entry.persona));
                 }
                 return Ok(None);
@@ -511,18 +512,18 @@ impl RevisionFile {
             Ok(Some(_)) => {
                 return Err(SessionError::RevisionCollision {
                     location: self.path.display().to_string(),
-                    revision: entry.revision().to_owned(),
+                    revision: rev.to_owned(),
                 });
             }
             Ok(None) | Err(SessionError::RevisionMismatch { .. }) => {}
             Err(e) => return Err(e),
         }
-        let body = canonical(&entry.persona);
-        let line = record_line_of(entry.revision(), &body);
-        if !self.append_indexed(entry.revision(), &line)? {
+        let body = body.unwrap_or_else(|| canonical(&entry.persona));
+        let line = record_line_of(rev, &body);
+        if !self.append_indexed(rev, &line)? {
             self.append(&line, false)?;
         }
-        if let Some(slot) = self.slots.get_mut(entry.revision()) {
+        if let Some(slot) = self.slots.get_mut(rev) {
             slot.content = Some(Arc::clone(&entry.persona));
         }
         Ok(Some(body))

@@ -277,14 +277,17 @@ impl PgStore {
     }
 
     /// A link that stores its revision too: see `LINK_NEW`.
+    /// `body` is the persona's canonical JSON when the caller has it already.
     fn link_storing(
         &mut self,
         session: &str,
         persona: &Entry,
+        body: Option<Vec<u8>>,
         at: Timestamp,
     ) -> Result<(), SessionError> {
         let (id, rev) = (persona.id.as_str(), persona.revision());
-        let body = String::from_utf8(canonical(&persona.persona)).unwrap_or_default();
+        let body = body.unwrap_or_else(|| canonical(&persona.persona));
+        let body = String::from_utf8(body).unwrap_or_default();
         for _ in 0..5 {
             let n = self.run(|c| {
                 c.client
@@ -368,7 +371,8 @@ impl SessionStore for PgStore {
     fn link(&mut self, session: &str, persona: &Entry) -> Result<Link, SessionError> {
         check_session_id(session)?;
         let at = Timestamp::now();
-        let (id, rev) = (persona.id.as_str(), persona.revision());
+        let id = persona.id.as_str();
+        let (rev, body) = persona.revision_and_body();
         let linked = self.known.contains(rev)
             && self.run(|c| {
                 c.client
@@ -376,7 +380,7 @@ impl SessionStore for PgStore {
             })? == 1;
         if !linked {
             self.known.remove(rev);
-            self.link_storing(session, persona, at)?;
+            self.link_storing(session, persona, body, at)?;
         }
         Ok(Link::from_record(id, Some(rev), at))
     }
