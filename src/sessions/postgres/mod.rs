@@ -6,15 +6,27 @@
 //!
 //! Stored revisions are rows of `personactl_revisions` (schema version 2): a link whose
 //! revision this connection has not seen stored inserts it in the same statement as the link;
-//! later links at that revision only check that it is still there (a compaction may have
-//! dropped it), all in one round trip.
+//! a later link at that revision checks that it is still there (a compaction may have dropped
+//! it), all in one round trip. That check also takes a **lease** on the revision: for
+//! [`LEASE`] on the database's clock, links at it are written with no check at all (the
+//! statement of a link before revisions were stored, plus a comparison with the database's
+//! clock).
+//!
+//! Why a lease is safe: a compaction takes an advisory lock that stops new leases, waits on
+//! the database's clock until every lease granted before has run out, and only then drops the
+//! revisions no session names. A link under a lease compares the clock after it holds its
+//! table lock: either it is written before the compaction locks the sessions table (and the
+//! compaction sees it, and keeps its revision), or it runs after, when its lease has run out,
+//! and it is not written (the link falls back to the check). This assumes the database
+//! server's clock does not step back during a compaction; leases die with their connection,
+//! so a reconnect (another server after a failover) starts without any.
 
 mod migrate;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, Statement};
@@ -48,14 +60,48 @@ pub struct PgStore {
     timeout: Duration,
     conn: Option<Conn>,
     /// Revisions seen stored in this database (a link at one of them only checks it is
-    /// still there).
-    known: HashSet<String>,
+    /// still there), each with its lease if it has one (a link under it checks nothing).
+    known: HashMap<String, Option<Lease>>,
     /// Stored content already read and checked.
     contents: HashMap<String, Arc<Persona>>,
 }
 
 /// At most this many checked revisions are kept in memory per store.
 const CONTENTS_CACHED: usize = 4096;
+
+/// How long a lease lasts on the database's clock, from the start of the statement that took
+/// it; a compaction that has revisions to drop waits this long (and [`LEASE_MARGIN`]) first.
+pub const LEASE: Duration = Duration::from_millis(250);
+
+/// What a compaction waits beyond [`LEASE`]: the rounding of timestamps to microseconds.
+const LEASE_MARGIN: Duration = Duration::from_millis(5);
+
+/// A lease is used while younger than this on this machine's clock: it began on the server
+/// before the answer came back, so the server ends it a round trip sooner. A link whose lease
+/// the server finds ended is not written, and falls back to the check.
+const LEASE_TRUSTED: Duration = Duration::from_millis(LEASE.as_millis() as u64 * 3 / 4);
+
+/// The advisory lock a compaction holds while it waits out the leases and drops revisions
+/// ("pactlcmp"); a lease is granted only while a link can take it shared.
+const COMPACTION_KEY: i64 = 0x7061_6374_6c63_6d70;
+
+/// A lease on a stored revision: links at it need no check until `until`.
+#[derive(Clone, Copy, Debug)]
+struct Lease {
+    /// The end, on the database's clock (Unix seconds).
+    until: f64,
+    /// When it was granted, on this machine's clock.
+    granted: Instant,
+}
+
+impl Lease {
+    fn of(until: Option<f64>) -> Option<Lease> {
+        until.map(|until| Lease {
+            until,
+            granted: Instant::now(),
+        })
+    }
+}
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,6 +115,7 @@ impl std::fmt::Debug for PgStore {
 /// A connection and its prepared statements.
 struct Conn {
     client: Client,
+    link_leased: Statement,
     link_known: Statement,
     link_new: Statement,
     revision: Statement,
@@ -79,6 +126,11 @@ struct Conn {
 const SELECT: &str = "SELECT session, persona, revision, extract(epoch FROM linked_at)::bigint FROM personactl_sessions";
 const ON_CONFLICT: &str = "ON CONFLICT (session) DO UPDATE
      SET persona = EXCLUDED.persona, revision = EXCLUDED.revision, linked_at = EXCLUDED.linked_at";
+/// A link under a lease ($5, Unix seconds): written only while the lease lasts, compared
+/// once the statement holds its lock on the table.
+const LINK_LEASED: &str = "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
+     SELECT $1::text, $2::text, $3::text, to_timestamp($4::bigint)
+     WHERE clock_timestamp() < to_timestamp($5::float8)";
 /// A link at a revision seen stored: written only if the revision is still there.
 const LINK_KNOWN: &str = "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
      SELECT $1::text, $2::text, $3::text, to_timestamp($4::bigint)
@@ -131,7 +183,7 @@ impl PgStore {
             location,
             timeout,
             conn: None,
-            known: HashSet::new(),
+            known: HashMap::new(),
             contents: HashMap::new(),
         };
         store.conn()?;
@@ -149,7 +201,11 @@ impl PgStore {
     fn conn(&mut self) -> Result<&mut Conn, SessionError> {
         let conn = match self.conn.take() {
             Some(conn) => conn,
-            None => self.prepare(self.open_client()?)?,
+            None => {
+                // Leases are the old connection's server's: none carries over.
+                self.known.clear();
+                self.prepare(self.open_client()?)?
+            }
         };
         Ok(self.conn.insert(conn))
     }
@@ -199,11 +255,21 @@ impl PgStore {
                 });
             }
         }
+        // A link that checked its revision (or stored it) returns a lease on it, unless a
+        // compaction is under way: the start of the statement, plus the lease's length.
+        let returning = format!(
+            "RETURNING CASE WHEN pg_try_advisory_xact_lock_shared({COMPACTION_KEY})
+                 THEN extract(epoch FROM statement_timestamp())::float8 + {} END",
+            LEASE.as_secs_f64()
+        );
+        let link_leased = client
+            .prepare(&format!("{LINK_LEASED} {ON_CONFLICT}"))
+            .map_err(|e| self.error(&e))?;
         let link_known = client
-            .prepare(&format!("{LINK_KNOWN} {ON_CONFLICT}"))
+            .prepare(&format!("{LINK_KNOWN} {ON_CONFLICT} {returning}"))
             .map_err(|e| self.error(&e))?;
         let link_new = client
-            .prepare(&format!("{LINK_NEW} {ON_CONFLICT}"))
+            .prepare(&format!("{LINK_NEW} {ON_CONFLICT} {returning}"))
             .map_err(|e| self.error(&e))?;
         let revision = client
             .prepare("SELECT persona FROM personactl_revisions WHERE revision = $1")
@@ -216,6 +282,7 @@ impl PgStore {
             .map_err(|e| self.error(&e))?;
         Ok(Conn {
             client,
+            link_leased,
             link_known,
             link_new,
             revision,
@@ -276,6 +343,38 @@ impl PgStore {
         }
     }
 
+    /// A link under the lease on its revision: written or not (the lease has run out on the
+    /// server, or the connection broke). Never retried on a new connection, whose server's
+    /// clock may be another's.
+    fn link_leased(
+        &mut self,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<bool, SessionError> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(false);
+        };
+        let result = conn.client.execute(&conn.link_leased, params);
+        let broken = conn.client.is_closed();
+        match result {
+            Ok(n) => Ok(n == 1),
+            Err(e) if broken || is_disconnect(&e) => {
+                self.conn = None;
+                Ok(false)
+            }
+            Err(e) => Err(self.error(&e)),
+        }
+    }
+
+    /// A link that checks its revision is still stored (see `LINK_KNOWN`): whether it was
+    /// written, and the lease it took.
+    fn link_checking(
+        &mut self,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Option<Option<Lease>>, SessionError> {
+        let row = self.run(|c| c.client.query_opt(&c.link_known, params))?;
+        Ok(row.map(|r| Lease::of(r.get(0))))
+    }
+
     /// A link that stores its revision too: see `LINK_NEW`.
     /// `body` is the persona's canonical JSON when the caller has it already.
     fn link_storing(
@@ -289,12 +388,12 @@ impl PgStore {
         let body = body.unwrap_or_else(|| canonical(&persona.persona));
         let body = String::from_utf8(body).unwrap_or_default();
         for _ in 0..5 {
-            let n = self.run(|c| {
+            let row = self.run(|c| {
                 c.client
-                    .execute(&c.link_new, &[&session, &id, &rev, &at.unix(), &body])
+                    .query_opt(&c.link_new, &[&session, &id, &rev, &at.unix(), &body])
             })?;
-            if n == 1 {
-                self.known.insert(rev.to_owned());
+            if let Some(row) = row {
+                self.known.insert(rev.to_owned(), Lease::of(row.get(0)));
                 return Ok(());
             }
             match self.stored_text(rev)? {
@@ -326,6 +425,29 @@ impl PgStore {
             message: format!("could not store revision {rev} beside the link; try again"),
         })
     }
+}
+
+/// Under the compaction's advisory lock (no new leases): waits until the leases granted
+/// before have run out on the database's clock, then drops the revisions no session names.
+/// Links wait for the table lock meanwhile, so none can name a revision being dropped.
+fn drop_unreferenced(client: &mut Client) -> Result<(), postgres::Error> {
+    const CLOCK: &str = "SELECT extract(epoch FROM clock_timestamp())::float8";
+    let start: f64 = client.query_one(CLOCK, &[])?.get(0);
+    let end = start + (LEASE + LEASE_MARGIN).as_secs_f64();
+    loop {
+        let now: f64 = client.query_one(CLOCK, &[])?.get(0);
+        if now > end {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs_f64((end - now).min(1.0)));
+    }
+    let mut tx = client.transaction()?;
+    tx.batch_execute(
+        "LOCK TABLE personactl_sessions IN SHARE ROW EXCLUSIVE MODE;
+         DELETE FROM personactl_revisions r WHERE NOT EXISTS
+             (SELECT 1 FROM personactl_sessions s WHERE s.revision = r.revision)",
+    )?;
+    tx.commit()
 }
 
 /// Whether an error says the connection is gone (rather than the statement being wrong).
@@ -373,16 +495,24 @@ impl SessionStore for PgStore {
         let at = Timestamp::now();
         let id = persona.id.as_str();
         let (rev, body) = persona.revision_and_body();
-        let linked = self.known.contains(rev)
-            && self.run(|c| {
-                c.client
-                    .execute(&c.link_known, &[&session, &id, &rev, &at.unix()])
-            })? == 1;
-        if !linked {
-            self.known.remove(rev);
-            self.link_storing(session, persona, body, at)?;
+        let link = Link::from_record(id, Some(rev), at);
+        let unix = at.unix();
+        let known = self.known.get(rev).copied();
+        if let Some(Some(lease)) = known
+            && lease.granted.elapsed() < LEASE_TRUSTED
+            && self.link_leased(&[&session, &id, &rev, &unix, &lease.until])?
+        {
+            return Ok(link);
         }
-        Ok(Link::from_record(id, Some(rev), at))
+        if known.is_some()
+            && let Some(lease) = self.link_checking(&[&session, &id, &rev, &unix])?
+        {
+            self.known.insert(rev.to_owned(), lease);
+            return Ok(link);
+        }
+        self.known.remove(rev);
+        self.link_storing(session, persona, body, at)?;
+        Ok(link)
     }
 
     fn unlink(&mut self, session: &str) -> Result<bool, SessionError> {
@@ -431,16 +561,26 @@ impl SessionStore for PgStore {
 
     fn compact(&mut self) -> Result<Option<Compaction>, SessionError> {
         // Rows are updated in place (autovacuum reclaims dead ones); only the revisions no
-        // live session is linked at go. Links wait meanwhile, so none can name a revision
-        // being dropped.
+        // live session is linked at go, after the leases run out (see the module's docs).
         self.run(|c| {
-            let mut tx = c.client.transaction()?;
-            tx.batch_execute(
-                "LOCK TABLE personactl_sessions IN SHARE ROW EXCLUSIVE MODE;
-                 DELETE FROM personactl_revisions r WHERE NOT EXISTS
-                     (SELECT 1 FROM personactl_sessions s WHERE s.revision = r.revision)",
-            )?;
-            tx.commit()
+            let unreferenced: bool = c
+                .client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM personactl_revisions r WHERE NOT EXISTS
+                         (SELECT 1 FROM personactl_sessions s WHERE s.revision = r.revision))",
+                    &[],
+                )?
+                .get(0);
+            if !unreferenced {
+                return Ok(());
+            }
+            c.client
+                .execute("SELECT pg_advisory_lock($1)", &[&COMPACTION_KEY])?;
+            let dropped = drop_unreferenced(&mut c.client);
+            let unlocked = c
+                .client
+                .execute("SELECT pg_advisory_unlock($1)", &[&COMPACTION_KEY]);
+            dropped.and(unlocked).map(drop)
         })?;
         self.known.clear();
         Ok(None)
