@@ -1,8 +1,9 @@
 //! What storing revisions beside the links costs, in one run on one disk: durable links/s
 //! with revisions stored, beside a plain link (the link record alone, as before revisions were
-//! stored), for 1 and 4 writers, when every link reuses a stored revision and when every link
-//! brings a new one; for the file index and PostgreSQL. Then the load time of a large index
-//! with many stored revisions.
+//! stored), for 1 and 4 writers, when links reuse a few stored revisions, when they reuse
+//! many (each one's PostgreSQL lease has run out when a link comes back to it: every link
+//! checks its revision is still stored) and when every link brings a new one; for the file
+//! index and PostgreSQL. Then the load time of a large index with many stored revisions.
 //!
 //! - plain link, file: `SessionStore::import` of one link (one locked append + fdatasync, the
 //!   code path of a link before this feature); PostgreSQL: the same upsert statement a link
@@ -58,6 +59,13 @@ fn main() -> Res<()> {
         .map(|i| variant(entries[i % 4], i))
         .collect();
     let fresh: &[Entry] = &fresh;
+    // Stored revisions that links reuse in turn, so many that on PostgreSQL a revision's
+    // lease has run out by the time a link comes back to it: every link checks.
+    let cold: Vec<Entry> = (0..env("REVISIONS_BENCH_COLD", 4000))
+        .map(|i| variant(entries[i % 4], 1_000_000 + i))
+        .collect();
+    let cold: &[Entry] = &cold;
+    let cold_refs: Vec<&Entry> = cold.iter().collect();
 
     let (_cluster, admin) = match std::env::var("PERSONACTL_BENCH_PG_URL") {
         Ok(url) if !url.is_empty() => (None, url),
@@ -93,22 +101,26 @@ fn main() -> Res<()> {
         let per = links / writers;
         let mut file_rates = Vec::new();
         let mut pg_rates = Vec::new();
-        for new in [false, true] {
-            let kind = if new { "new" } else { "reuse" };
-            // A new revision for each link of each writer; else the 4 stored ones in turn.
+        for kind in [Kind::Reuse, Kind::Cold, Kind::New] {
+            let name = format!("{kind:?}").to_lowercase();
+            // A new revision for each link of each writer; else stored ones in turn: the 4
+            // shipped personas, or `cold`, each writer from its own place in it.
             let pick = move |w: usize, i: usize| -> &Entry {
-                if new {
-                    &fresh[w * per + i]
-                } else {
-                    entries[i % entries.len()]
+                match kind {
+                    Kind::Reuse => entries[i % entries.len()],
+                    Kind::Cold => &cold[(w * cold.len() / writers + i) % cold.len()],
+                    Kind::New => &fresh[w * per + i],
                 }
             };
-            let file = root.join(format!("{kind}-{writers}.jsonl"));
-            if !new {
-                let mut warm = SessionLog::new(&file);
-                for e in entries {
-                    warm.link("warm", e)?;
-                }
+            let stored: &[&Entry] = match kind {
+                Kind::Reuse => entries,
+                Kind::Cold => &cold_refs,
+                Kind::New => &[],
+            };
+            let file = root.join(format!("{name}-{writers}.jsonl"));
+            let mut warm = SessionLog::new(&file);
+            for e in stored {
+                warm.link("warm", e)?;
             }
             file_rates.push(paired(
                 writers,
@@ -124,29 +136,38 @@ fn main() -> Res<()> {
                 },
                 |w| {
                     let mut log = SessionLog::new(&file);
+                    if !matches!(kind, Kind::New) {
+                        // This handle has seen every revision it will link at.
+                        for i in 0..per {
+                            log.link(&format!("w{w}-{i}"), pick(w, i))
+                                .expect("a warm-up link is written");
+                        }
+                    }
                     Box::new(move |i| {
                         log.link(&format!("r{w}-{i}"), pick(w, i))?;
                         Ok(())
                     })
                 },
             )?);
-            let url = db(&format!("{kind}{writers}"));
+            let url = db(&format!("{name}{writers}"));
             let mut warm = PgStore::connect(&url)?;
-            if !new {
-                for e in entries {
-                    warm.link("warm", e)?;
-                }
+            for e in stored {
+                warm.link("warm", e)?;
             }
             drop(warm);
             // New revisions on PostgreSQL: other personas than the file's.
-            let offset = if new { links } else { 0 };
-            pg_rates.push(pg_pair(&url, writers, per, block, pick, move |w, i| {
-                if new {
-                    &fresh[offset + w * per + i]
-                } else {
-                    pick(w, i)
-                }
-            })?);
+            pg_rates.push(pg_pair(
+                &url,
+                writers,
+                per,
+                block,
+                !matches!(kind, Kind::New),
+                pick,
+                move |w, i| match kind {
+                    Kind::New => &fresh[links + w * per + i],
+                    _ => pick(w, i),
+                },
+            )?);
         }
         row(
             &format!("reuse a revision, {writers} writer(s)"),
@@ -155,43 +176,59 @@ fn main() -> Res<()> {
         );
         durable_plain.push(pg_rates[0].a);
         row(
-            &format!("a new revision each, {writers} writer(s)"),
+            &format!("reuse one of {}, {writers} writer(s)", cold.len()),
             file_rates[1],
             pg_rates[1],
         );
+        row(
+            &format!("a new revision each, {writers} writer(s)"),
+            file_rates[2],
+            pg_rates[2],
+        );
     }
 
-    // What the check that a reused revision is still stored costs a link on PostgreSQL, apart
+    // What a link at a reused revision costs beyond a plain one on PostgreSQL, apart
     // from the commit's wait: both sides with `synchronous_commit = off`, so that a link's
     // time is its statement and round trip. The difference per link, added to a durable
-    // plain link's time from above, is what the check costs a durable link.
+    // plain link's time from above, is what it costs a durable link.
     println!(
         "\nPostgreSQL, a stored revision reused, commits not waited for (synchronous_commit = off):"
     );
     for (k, writers) in [1, 4].into_iter().enumerate() {
         let per = links / writers;
-        let url = db(&format!("async{writers}"));
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let url = format!("{url}{sep}options=-c%20synchronous_commit%3Doff");
-        let mut warm = PgStore::connect(&url)?;
-        for e in entries {
-            warm.link("warm", e)?;
+        for (kind, stored) in [(Kind::Reuse, entries), (Kind::Cold, &cold_refs[..])] {
+            let url = db(&format!("async{writers}{kind:?}").to_lowercase());
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let url = format!("{url}{sep}options=-c%20synchronous_commit%3Doff");
+            let mut warm = PgStore::connect(&url)?;
+            for e in stored {
+                warm.link("warm", e)?;
+            }
+            drop(warm);
+            let reuse = move |w: usize, i: usize| -> &Entry {
+                match kind {
+                    Kind::Cold => &cold[(w * cold.len() / writers + i) % cold.len()],
+                    _ => entries[i % entries.len()],
+                }
+            };
+            let pair = pg_pair(&url, writers, per, block, true, reuse, reuse)?;
+            let extra = 1.0 / pair.b - 1.0 / pair.a;
+            let what = match kind {
+                Kind::Cold => format!("one of {}", cold.len()),
+                _ => "one of 4".to_owned(),
+            };
+            println!(
+                "  {writers} writer(s), {what:<12}: plain {:.0} links/s, revisions {:.0}: {:.2}× (blocks {:.2}×), {:+.1} µs a link; \
+                 on a durable plain link ({:.0} µs): {:.3}×",
+                pair.a,
+                pair.b,
+                pair.a / pair.b,
+                pair.median_cost,
+                extra * 1e6,
+                1e6 / durable_plain[k],
+                1.0 + extra * durable_plain[k]
+            );
         }
-        drop(warm);
-        let reuse = move |_: usize, i: usize| -> &Entry { entries[i % entries.len()] };
-        let pair = pg_pair(&url, writers, per, block, reuse, reuse)?;
-        let extra = 1.0 / pair.b - 1.0 / pair.a;
-        println!(
-            "  {writers} writer(s): plain {:.0} links/s, revisions {:.0}: {:.2}× (blocks {:.2}×), {:+.1} µs a link; \
-             on a durable plain link ({:.0} µs): {:.3}×",
-            pair.a,
-            pair.b,
-            pair.a / pair.b,
-            pair.median_cost,
-            extra * 1e6,
-            1e6 / durable_plain[k],
-            1.0 + extra * durable_plain[k]
-        );
     }
 
     // A large index: N sessions over R stored revisions.
@@ -234,6 +271,17 @@ fn main() -> Res<()> {
     );
     let _ = fs::remove_dir_all(&root);
     Ok(())
+}
+
+/// What the links of one measure are at.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// The 4 shipped personas in turn, stored before.
+    Reuse,
+    /// Many stored revisions in turn (`REVISIONS_BENCH_COLD`, default 4,000).
+    Cold,
+    /// A revision nobody stored yet, for every link.
+    New,
 }
 
 /// A persona like `e`'s with its own revision, hashed now (before any clock starts, as a
@@ -308,12 +356,17 @@ fn paired<'a>(
 
 /// [`paired`] on PostgreSQL at `url`: the upsert a link was before revisions were stored
 /// (prepared once, one round trip, one commit) with `plain(w, i)`, beside
-/// `PgStore::link` with `stored(w, i)`.
+/// `PgStore::link` with `stored(w, i)`. `warm`: each store links once at every revision it
+/// will link at before the clock starts, then waits for its leases to run out (a service
+/// that has seen them all; every timed link at a revision no other link came back to within
+/// a lease checks it is still stored).
+#[allow(clippy::too_many_arguments)] // a bench helper: each is one knob of the measure
 fn pg_pair<'a>(
     url: &'a str,
     writers: usize,
     per: usize,
     block: usize,
+    warm: bool,
     plain: impl Fn(usize, usize) -> &'a Entry + Copy + Send + 'a,
     stored: impl Fn(usize, usize) -> &'a Entry + Copy + Send + 'a,
 ) -> Res<Pair> {
@@ -343,6 +396,14 @@ fn pg_pair<'a>(
         },
         |w| {
             let mut store = PgStore::connect(url).expect("PostgreSQL connects");
+            if warm {
+                for i in 0..per {
+                    store
+                        .link(&format!("w{w}-{i}"), stored(w, i))
+                        .expect("a warm-up link is written");
+                }
+                std::thread::sleep(personas::REVISION_LEASE);
+            }
             Box::new(move |i| {
                 store.link(&format!("r{w}-{i}"), stored(w, i))?;
                 Ok(())

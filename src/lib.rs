@@ -124,7 +124,7 @@ pub use sessions::{
     check_session_id, check_sessions, copy_links, open_store, resolve,
 };
 #[cfg(feature = "postgres")]
-pub use sessions::{DEFAULT_CONNECT_TIMEOUT, PgStore};
+pub use sessions::{DEFAULT_CONNECT_TIMEOUT, PgStore, REVISION_LEASE};
 pub use sessions::{Pinned, PinnedView, Policy, Stale, Unpinned, Upgrade, stale, upgrade};
 pub use snapshot::Snapshot;
 pub use source::{Position, position};

@@ -41,7 +41,7 @@ pub use index::SessionIndex;
 pub use log::{Compaction, Durability, SessionLog};
 pub use pin::{Pinned, PinnedView, Policy, Stale, Unpinned, Upgrade, stale, upgrade};
 #[cfg(feature = "postgres")]
-pub use postgres::{DEFAULT_CONNECT_TIMEOUT, PgStore};
+pub use postgres::{DEFAULT_CONNECT_TIMEOUT, PgStore, REVISION_LEASE};
 pub use resolve::{Resolution, ResolutionView, resolve};
 pub use state::Link;
 pub use store::{Copied, SessionBackend, SessionStore, copy_links, open_store};

@@ -7,26 +7,19 @@
 //! Stored revisions are rows of `personactl_revisions` (schema version 2): a link whose
 //! revision this connection has not seen stored inserts it in the same statement as the link;
 //! a later link at that revision checks that it is still there (a compaction may have dropped
-//! it), all in one round trip. That check also takes a **lease** on the revision: for
-//! [`LEASE`] on the database's clock, links at it are written with no check at all (the
-//! statement of a link before revisions were stored, plus a comparison with the database's
-//! clock).
-//!
-//! Why a lease is safe: a compaction takes an advisory lock that stops new leases, waits on
-//! the database's clock until every lease granted before has run out, and only then drops the
-//! revisions no session names. A link under a lease compares the clock after it holds its
-//! table lock: either it is written before the compaction locks the sessions table (and the
-//! compaction sees it, and keeps its revision), or it runs after, when its lease has run out,
-//! and it is not written (the link falls back to the check). This assumes the database
-//! server's clock does not step back during a compaction; leases die with their connection,
-//! so a reconnect (another server after a failover) starts without any.
+//! it), all in one round trip; and while the store holds a lease (`lease.rs`), a link at a
+//! revision it has seen stored checks nothing: it is the statement of a link before revisions
+//! were stored, and a comparison with the database's clock.
 
+mod lease;
+
+pub use self::lease::REVISION_LEASE;
 mod migrate;
 
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, Statement};
@@ -34,6 +27,7 @@ use postgres::{Client, Config, NoTls, Statement};
 use crate::catalog::{Entry, revision};
 use crate::persona::Persona;
 
+use self::lease::{Leases, wait_out};
 use super::error::{SessionError, check_session_id};
 use super::log::Compaction;
 use super::revisions::{canonical, verify};
@@ -59,49 +53,15 @@ pub struct PgStore {
     location: String,
     timeout: Duration,
     conn: Option<Conn>,
-    /// Revisions seen stored in this database (a link at one of them only checks it is
-    /// still there), each with its lease if it has one (a link under it checks nothing).
-    known: HashMap<String, Option<Lease>>,
+    /// Revisions seen stored in this database, and the leases that spare a link at one of
+    /// them the check that it is still there.
+    leases: Leases,
     /// Stored content already read and checked.
     contents: HashMap<String, Arc<Persona>>,
 }
 
 /// At most this many checked revisions are kept in memory per store.
 const CONTENTS_CACHED: usize = 4096;
-
-/// How long a lease lasts on the database's clock, from the start of the statement that took
-/// it; a compaction that has revisions to drop waits this long (and [`LEASE_MARGIN`]) first.
-pub const LEASE: Duration = Duration::from_millis(250);
-
-/// What a compaction waits beyond [`LEASE`]: the rounding of timestamps to microseconds.
-const LEASE_MARGIN: Duration = Duration::from_millis(5);
-
-/// A lease is used while younger than this on this machine's clock: it began on the server
-/// before the answer came back, so the server ends it a round trip sooner. A link whose lease
-/// the server finds ended is not written, and falls back to the check.
-const LEASE_TRUSTED: Duration = Duration::from_millis(LEASE.as_millis() as u64 * 3 / 4);
-
-/// The advisory lock a compaction holds while it waits out the leases and drops revisions
-/// ("pactlcmp"); a lease is granted only while a link can take it shared.
-const COMPACTION_KEY: i64 = 0x7061_6374_6c63_6d70;
-
-/// A lease on a stored revision: links at it need no check until `until`.
-#[derive(Clone, Copy, Debug)]
-struct Lease {
-    /// The end, on the database's clock (Unix seconds).
-    until: f64,
-    /// When it was granted, on this machine's clock.
-    granted: Instant,
-}
-
-impl Lease {
-    fn of(until: Option<f64>) -> Option<Lease> {
-        until.map(|until| Lease {
-            until,
-            granted: Instant::now(),
-        })
-    }
-}
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,6 +76,7 @@ impl std::fmt::Debug for PgStore {
 struct Conn {
     client: Client,
     link_leased: Statement,
+    link_renewing: Statement,
     link_known: Statement,
     link_new: Statement,
     revision: Statement,
@@ -126,11 +87,11 @@ struct Conn {
 const SELECT: &str = "SELECT session, persona, revision, extract(epoch FROM linked_at)::bigint FROM personactl_sessions";
 const ON_CONFLICT: &str = "ON CONFLICT (session) DO UPDATE
      SET persona = EXCLUDED.persona, revision = EXCLUDED.revision, linked_at = EXCLUDED.linked_at";
-/// A link under a lease ($5, Unix seconds): written only while the lease lasts, compared
-/// once the statement holds its lock on the table.
+/// A link under a lease ending at $5: written only while the lease lasts, compared once the
+/// statement holds its lock on the table.
 const LINK_LEASED: &str = "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
      SELECT $1::text, $2::text, $3::text, to_timestamp($4::bigint)
-     WHERE clock_timestamp() < to_timestamp($5::float8)";
+     WHERE clock_timestamp() < $5::timestamptz";
 /// A link at a revision seen stored: written only if the revision is still there.
 const LINK_KNOWN: &str = "INSERT INTO personactl_sessions (session, persona, revision, linked_at)
      SELECT $1::text, $2::text, $3::text, to_timestamp($4::bigint)
@@ -183,7 +144,7 @@ impl PgStore {
             location,
             timeout,
             conn: None,
-            known: HashMap::new(),
+            leases: Leases::default(),
             contents: HashMap::new(),
         };
         store.conn()?;
@@ -203,7 +164,7 @@ impl PgStore {
             Some(conn) => conn,
             None => {
                 // Leases are the old connection's server's: none carries over.
-                self.known.clear();
+                self.leases.clear();
                 self.prepare(self.open_client()?)?
             }
         };
@@ -255,15 +216,13 @@ impl PgStore {
                 });
             }
         }
-        // A link that checked its revision (or stored it) returns a lease on it, unless a
-        // compaction is under way: the start of the statement, plus the lease's length.
-        let returning = format!(
-            "RETURNING CASE WHEN pg_try_advisory_xact_lock_shared({COMPACTION_KEY})
-                 THEN extract(epoch FROM statement_timestamp())::float8 + {} END",
-            LEASE.as_secs_f64()
-        );
+        // A link that checks its revision (or stores it) takes a lease too.
+        let returning = lease::returning();
         let link_leased = client
             .prepare(&format!("{LINK_LEASED} {ON_CONFLICT}"))
+            .map_err(|e| self.error(&e))?;
+        let link_renewing = client
+            .prepare(&format!("{LINK_LEASED} {ON_CONFLICT} {returning}"))
             .map_err(|e| self.error(&e))?;
         let link_known = client
             .prepare(&format!("{LINK_KNOWN} {ON_CONFLICT} {returning}"))
@@ -283,6 +242,7 @@ impl PgStore {
         Ok(Conn {
             client,
             link_leased,
+            link_renewing,
             link_known,
             link_new,
             revision,
@@ -324,7 +284,7 @@ impl PgStore {
         let version = migrate::migrate_down(&mut conn.client, to);
         // The statements name tables that may be gone: connect afresh next time.
         self.conn = None;
-        self.known.clear();
+        self.leases.clear();
         self.contents.clear();
         version.map_err(|e| self.error(&e))
     }
@@ -343,36 +303,46 @@ impl PgStore {
         }
     }
 
-    /// A link under the lease on its revision: written or not (the lease has run out on the
-    /// server, or the connection broke). Never retried on a new connection, whose server's
-    /// clock may be another's.
+    /// A link under the store's leases (see `lease.rs`): `None` when it was not written
+    /// (the lease ran out on the server, or the connection broke), else the new lease it
+    /// took when `renew` (`Some(None)`: none, a compaction is under way; or not asked).
+    /// Never retried on a new connection, whose server's clock may be another's.
     fn link_leased(
         &mut self,
+        renew: bool,
         params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<bool, SessionError> {
+    ) -> Result<Option<Option<SystemTime>>, SessionError> {
         let Some(conn) = self.conn.as_mut() else {
-            return Ok(false);
+            return Ok(None);
         };
-        let result = conn.client.execute(&conn.link_leased, params);
+        let result = if renew {
+            conn.client
+                .query_opt(&conn.link_renewing, params)
+                .map(|row| row.map(|r| r.get(0)))
+        } else {
+            conn.client
+                .execute(&conn.link_leased, params)
+                .map(|n| (n == 1).then_some(None))
+        };
         let broken = conn.client.is_closed();
         match result {
-            Ok(n) => Ok(n == 1),
+            Ok(written) => Ok(written),
             Err(e) if broken || is_disconnect(&e) => {
                 self.conn = None;
-                Ok(false)
+                Ok(None)
             }
             Err(e) => Err(self.error(&e)),
         }
     }
 
-    /// A link that checks its revision is still stored (see `LINK_KNOWN`): whether it was
-    /// written, and the lease it took.
+    /// A link that checks its revision is still stored (see `LINK_KNOWN`): `None` when it is
+    /// not (nothing written), else the lease it took.
     fn link_checking(
         &mut self,
         params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<Option<Option<Lease>>, SessionError> {
+    ) -> Result<Option<Option<SystemTime>>, SessionError> {
         let row = self.run(|c| c.client.query_opt(&c.link_known, params))?;
-        Ok(row.map(|r| Lease::of(r.get(0))))
+        Ok(row.map(|r| r.get(0)))
     }
 
     /// A link that stores its revision too: see `LINK_NEW`.
@@ -393,7 +363,7 @@ impl PgStore {
                     .query_opt(&c.link_new, &[&session, &id, &rev, &at.unix(), &body])
             })?;
             if let Some(row) = row {
-                self.known.insert(rev.to_owned(), Lease::of(row.get(0)));
+                self.leases.took(rev, row.get(0));
                 return Ok(());
             }
             match self.stored_text(rev)? {
@@ -427,20 +397,11 @@ impl PgStore {
     }
 }
 
-/// Under the compaction's advisory lock (no new leases): waits until the leases granted
-/// before have run out on the database's clock, then drops the revisions no session names.
-/// Links wait for the table lock meanwhile, so none can name a revision being dropped.
+/// Under the compaction's advisory lock (no new leases): waits out the leases granted
+/// before (`lease.rs`), then drops the revisions no session names. Links wait for the table
+/// lock meanwhile, so none can name a revision being dropped.
 fn drop_unreferenced(client: &mut Client) -> Result<(), postgres::Error> {
-    const CLOCK: &str = "SELECT extract(epoch FROM clock_timestamp())::float8";
-    let start: f64 = client.query_one(CLOCK, &[])?.get(0);
-    let end = start + (LEASE + LEASE_MARGIN).as_secs_f64();
-    loop {
-        let now: f64 = client.query_one(CLOCK, &[])?.get(0);
-        if now > end {
-            break;
-        }
-        std::thread::sleep(Duration::from_secs_f64((end - now).min(1.0)));
-    }
+    wait_out(client)?;
     let mut tx = client.transaction()?;
     tx.batch_execute(
         "LOCK TABLE personactl_sessions IN SHARE ROW EXCLUSIVE MODE;
@@ -497,20 +458,26 @@ impl SessionStore for PgStore {
         let (rev, body) = persona.revision_and_body();
         let link = Link::from_record(id, Some(rev), at);
         let unix = at.unix();
-        let known = self.known.get(rev).copied();
-        if let Some(Some(lease)) = known
-            && lease.granted.elapsed() < LEASE_TRUSTED
-            && self.link_leased(&[&session, &id, &rev, &unix, &lease.until])?
-        {
-            return Ok(link);
+        if let Some(trusted) = self.leases.trusted(rev) {
+            let params: [&(dyn postgres::types::ToSql + Sync); 5] =
+                [&session, &id, &rev, &unix, &trusted.until];
+            match self.link_leased(trusted.renew, &params)? {
+                Some(lease) => {
+                    if trusted.renew {
+                        self.leases.took(rev, lease);
+                    }
+                    return Ok(link);
+                }
+                None => self.leases.broken(),
+            }
         }
-        if known.is_some()
+        if self.leases.knows(rev)
             && let Some(lease) = self.link_checking(&[&session, &id, &rev, &unix])?
         {
-            self.known.insert(rev.to_owned(), lease);
+            self.leases.took(rev, lease);
             return Ok(link);
         }
-        self.known.remove(rev);
+        self.leases.forget(rev);
         self.link_storing(session, persona, body, at)?;
         Ok(link)
     }
@@ -575,14 +542,14 @@ impl SessionStore for PgStore {
                 return Ok(());
             }
             c.client
-                .execute("SELECT pg_advisory_lock($1)", &[&COMPACTION_KEY])?;
+                .execute("SELECT pg_advisory_lock($1)", &[&lease::COMPACTION_KEY])?;
             let dropped = drop_unreferenced(&mut c.client);
             let unlocked = c
                 .client
-                .execute("SELECT pg_advisory_unlock($1)", &[&COMPACTION_KEY]);
+                .execute("SELECT pg_advisory_unlock($1)", &[&lease::COMPACTION_KEY]);
             dropped.and(unlocked).map(drop)
         })?;
-        self.known.clear();
+        self.leases.clear();
         Ok(None)
     }
 
