@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use postgres::Client;
+use postgres::GenericClient;
 
 /// How long a lease lasts on the database's clock; a compaction that has revisions to drop
 /// waits this long (and a few milliseconds) first.
@@ -131,7 +131,7 @@ impl Leases {
 
 /// Under the compaction's advisory lock (so no new leases): waits until every lease granted
 /// before has run out on the database's clock.
-pub(super) fn wait_out(client: &mut Client) -> Result<(), postgres::Error> {
+pub(super) fn wait_out(client: &mut impl GenericClient) -> Result<(), postgres::Error> {
     const CLOCK: &str = "SELECT clock_timestamp()";
     let start: SystemTime = client.query_one(CLOCK, &[])?.get(0);
     let end = start + REVISION_LEASE + MARGIN;

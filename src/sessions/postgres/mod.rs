@@ -397,12 +397,17 @@ impl PgStore {
     }
 }
 
-/// Under the compaction's advisory lock (no new leases): waits out the leases granted
-/// before (`lease.rs`), then drops the revisions no session names. Links wait for the table
-/// lock meanwhile, so none can name a revision being dropped.
+/// In one transaction: takes the compaction's advisory lock (no new leases, and one
+/// compaction at a time), waits out the leases granted before (`lease.rs`), then drops the
+/// revisions no session names. Links wait for the table lock meanwhile, so none can name a
+/// revision being dropped. The lock goes with the transaction, whatever ends it.
 fn drop_unreferenced(client: &mut Client) -> Result<(), postgres::Error> {
-    wait_out(client)?;
     let mut tx = client.transaction()?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&lease::COMPACTION_KEY],
+    )?;
+    wait_out(&mut tx)?;
     tx.batch_execute(
         "LOCK TABLE personactl_sessions IN SHARE ROW EXCLUSIVE MODE;
          DELETE FROM personactl_revisions r WHERE NOT EXISTS
@@ -541,13 +546,7 @@ impl SessionStore for PgStore {
             if !unreferenced {
                 return Ok(());
             }
-            c.client
-                .execute("SELECT pg_advisory_lock($1)", &[&lease::COMPACTION_KEY])?;
-            let dropped = drop_unreferenced(&mut c.client);
-            let unlocked = c
-                .client
-                .execute("SELECT pg_advisory_unlock($1)", &[&lease::COMPACTION_KEY]);
-            dropped.and(unlocked).map(drop)
+            drop_unreferenced(&mut c.client)
         })?;
         self.leases.clear();
         Ok(None)
