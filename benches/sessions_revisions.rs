@@ -64,8 +64,12 @@ fn main() -> Res<()> {
     let cold: Vec<Entry> = (0..env("REVISIONS_BENCH_COLD", 4000))
         .map(|i| variant(entries[i % 4], 1_000_000 + i))
         .collect();
-    let cold: &[Entry] = &cold;
     let cold_refs: Vec<&Entry> = cold.iter().collect();
+    let set = &Set {
+        entries,
+        cold: &cold_refs,
+        fresh,
+    };
 
     let (_cluster, admin) = match std::env::var("PERSONACTL_BENCH_PG_URL") {
         Ok(url) if !url.is_empty() => (None, url),
@@ -103,23 +107,10 @@ fn main() -> Res<()> {
         let mut pg_rates = Vec::new();
         for kind in [Kind::Reuse, Kind::Cold, Kind::New] {
             let name = format!("{kind:?}").to_lowercase();
-            // A new revision for each link of each writer; else stored ones in turn: the 4
-            // shipped personas, or `cold`, each writer from its own place in it.
-            let pick = move |w: usize, i: usize| -> &Entry {
-                match kind {
-                    Kind::Reuse => entries[i % entries.len()],
-                    Kind::Cold => &cold[(w * cold.len() / writers + i) % cold.len()],
-                    Kind::New => &fresh[w * per + i],
-                }
-            };
-            let stored: &[&Entry] = match kind {
-                Kind::Reuse => entries,
-                Kind::Cold => &cold_refs,
-                Kind::New => &[],
-            };
+            let pick = move |w: usize, i: usize| set.pick(kind, writers, per, w, i);
             let file = root.join(format!("{name}-{writers}.jsonl"));
             let mut warm = SessionLog::new(&file);
-            for e in stored {
+            for e in set.stored(kind) {
                 warm.link("warm", e)?;
             }
             file_rates.push(paired(
@@ -150,11 +141,7 @@ fn main() -> Res<()> {
                 },
             )?);
             let url = db(&format!("{name}{writers}"));
-            let mut warm = PgStore::connect(&url)?;
-            for e in stored {
-                warm.link("warm", e)?;
-            }
-            drop(warm);
+            warm_pg(&url, set.stored(kind))?;
             // New revisions on PostgreSQL: other personas than the file's.
             pg_rates.push(pg_pair(
                 &url,
@@ -196,21 +183,12 @@ fn main() -> Res<()> {
     );
     for (k, writers) in [1, 4].into_iter().enumerate() {
         let per = links / writers;
-        for (kind, stored) in [(Kind::Reuse, entries), (Kind::Cold, &cold_refs[..])] {
+        for kind in [Kind::Reuse, Kind::Cold] {
             let url = db(&format!("async{writers}{kind:?}").to_lowercase());
             let sep = if url.contains('?') { '&' } else { '?' };
             let url = format!("{url}{sep}options=-c%20synchronous_commit%3Doff");
-            let mut warm = PgStore::connect(&url)?;
-            for e in stored {
-                warm.link("warm", e)?;
-            }
-            drop(warm);
-            let reuse = move |w: usize, i: usize| -> &Entry {
-                match kind {
-                    Kind::Cold => &cold[(w * cold.len() / writers + i) % cold.len()],
-                    _ => entries[i % entries.len()],
-                }
-            };
+            warm_pg(&url, set.stored(kind))?;
+            let reuse = move |w: usize, i: usize| set.pick(kind, writers, per, w, i);
             let pair = pg_pair(&url, writers, per, block, true, reuse, reuse)?;
             let extra = 1.0 / pair.b - 1.0 / pair.a;
             let what = match kind {
@@ -282,6 +260,47 @@ enum Kind {
     Cold,
     /// A revision nobody stored yet, for every link.
     New,
+}
+
+/// The personas links are at, by [`Kind`].
+struct Set<'a> {
+    /// The 4 shipped personas, stored before.
+    entries: &'a [&'a Entry],
+    /// Many personas, stored before.
+    cold: &'a [&'a Entry],
+    /// Personas nobody stored, one for each link.
+    fresh: &'a [Entry],
+}
+
+impl<'a> Set<'a> {
+    /// What link `i` of writer `w` (of `writers`, `per` links each) is at: a new revision for
+    /// each link of each writer; else stored ones in turn, the 4 shipped personas, or the
+    /// cold ones, each writer from its own place among them.
+    fn pick(&self, kind: Kind, writers: usize, per: usize, w: usize, i: usize) -> &'a Entry {
+        match kind {
+            Kind::Reuse => self.entries[i % self.entries.len()],
+            Kind::Cold => self.cold[(w * self.cold.len() / writers + i) % self.cold.len()],
+            Kind::New => &self.fresh[w * per + i],
+        }
+    }
+
+    /// The personas stored before the measure of `kind`.
+    fn stored(&self, kind: Kind) -> &'a [&'a Entry] {
+        match kind {
+            Kind::Reuse => self.entries,
+            Kind::Cold => self.cold,
+            Kind::New => &[],
+        }
+    }
+}
+
+/// Stores the revisions of `stored` in the database at `url`, before a measure.
+fn warm_pg(url: &str, stored: &[&Entry]) -> Res<()> {
+    let mut warm = PgStore::connect(url)?;
+    for e in stored {
+        warm.link("warm", e)?;
+    }
+    Ok(())
 }
 
 /// A persona like `e`'s with its own revision, hashed now (before any clock starts, as a

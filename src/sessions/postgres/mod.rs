@@ -12,9 +12,9 @@
 //! were stored, and a comparison with the database's clock.
 
 mod lease;
+mod migrate;
 
 pub use self::lease::REVISION_LEASE;
-mod migrate;
 
 use std::collections::HashMap;
 use std::str::FromStr;
